@@ -1,0 +1,37 @@
+# Quick start: `make run` (sets up .venv, runs the default experiment), `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The torch build pip takes from this workplace's local files; on a GPU box install your own.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-slow pretrain clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: setup
+	$(PY) -m unlearn $(ARGS)
+
+test: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-slow: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+# Re-pretrain the tiny backbones into the user cache ($$UNLEARN_CACHE_DIR or ~/.cache/unlearn);
+# `make pretrain OUT=unlearn/assets` refreshes the shipped checkpoints.
+OUT ?=
+pretrain: setup
+	$(PY) -m unlearn.pretrain backbone=tiny_rn $(if $(OUT),out_dir=$(OUT))
+	$(PY) -m unlearn.pretrain backbone=tiny_vit $(if $(OUT),out_dir=$(OUT))
+
+clean:
+	rm -rf outputs/runs outputs/multiruns

@@ -1,0 +1,64 @@
+"""Shared fixtures: offline environment, config composition, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# No network here: a missing pretrained tag must fail at once, and W&B stays local.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["WANDB_MODE"] = "offline"
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+import unlearn.__main__  # noqa: E402,F401  (registers the schemas and resolvers)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def compose_config(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=False)
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m unlearn ARGS` in a subprocess (the way a user runs it)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture
+def compose_cfg():
+    return compose_config
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run the entrypoint with its run folder under tmp_path; returns (process, run_dir)."""
+
+    def run(*overrides: str, run_dir: Path | None = None):
+        run_dir = run_dir or tmp_path / "run"
+        proc = run_cli(f"hydra.run.dir={run_dir}", *overrides, cwd=ROOT)
+        return proc, run_dir
+
+    return run
+
+
+DEBUG = ("debug=default", "logger=none")

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from unlearn.data import build_benchmark
+from unlearn.data.tasks import build_task
+from unlearn.errors import UnlearnError
+
+
+@pytest.fixture(scope="module")
+def bench():
+    from tests.conftest import compose_config
+
+    return build_benchmark(compose_config("debug=default").dataset, transform=None)
+
+
+def _task(bench, compose_cfg, *overrides):
+    cfg = compose_cfg("debug=default", *overrides)
+    return build_task(bench, cfg.forget, cfg.dataset, seed=0)
+
+
+def test_subgroup_split(bench, compose_cfg):
+    task = _task(bench, compose_cfg, "forget=synthetic_subgroup_red_circle")
+    circle = bench.classnames.index("circle")
+    assert (task.forget_train.labels == circle).all()
+    assert (task.forget_train.attributes["colour"] == "red").all()
+    assert (task.retain_train.labels == circle).all()
+    assert (task.retain_train.attributes["colour"] != "red").all()
+    masks, test = task.test_masks, task.test
+    assert not (masks["forget"] & masks["retain"]).any()
+    assert (test.labels[masks["others"]] != circle).all()
+    # zero-shot suites drop what is to be forgotten
+    for suite in task.zeroshot.values():
+        hit = (suite.images.labels == circle) & (suite.images.attributes["colour"] == "red")
+        assert not hit.any()
+
+
+def test_class_split(bench, compose_cfg):
+    task = _task(bench, compose_cfg, "forget=synthetic_class_star_heart_arrow")
+    forget = [bench.classnames.index(c) for c in ("star", "heart", "arrow")]
+    assert np.isin(task.forget_train.labels, forget).all()
+    assert not np.isin(task.retain_train.labels, forget).any()
+    assert np.array_equal(task.test_masks["retain"], task.test_masks["others"])
+
+
+def test_training_sets_are_capped_and_seeded(bench, compose_cfg):
+    a = _task(bench, compose_cfg, "dataset.retain_train_size=10")
+    b = _task(bench, compose_cfg, "dataset.retain_train_size=10")
+    assert len(a.retain_train) == 10
+    assert np.array_equal(a.retain_train.attributes["colour"], b.retain_train.attributes["colour"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("forget.classes=[circel]", "unknown forget class circel for dataset synthetic; valid: circle, square"),
+    ("forget.attributes.colour=mauve", "unknown colour 'mauve' in forget.attributes; valid: red, green"),
+    ("+forget.attributes.size=big", "unknown forget attribute 'size' for dataset synthetic; valid: colour, style"),
+])
+def test_bad_forget_spec_names_valid_choices(bench, compose_cfg, override, message):
+    with pytest.raises(UnlearnError, match=message.replace("(", r"\(")):
+        _task(bench, compose_cfg, override)

@@ -1,0 +1,41 @@
+"""The shipped tiny CLIPs meet the quality bar of the embedded benchmark."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import ROOT, compose_config
+from unlearn.data import build_benchmark
+from unlearn.data.tasks import build_task
+from unlearn.evaluation import Evaluator
+from unlearn.models.backbones import build_backbone
+from unlearn.pretrain import find_cached
+
+TARGETED = sorted(p.stem for p in (ROOT / "conf" / "forget").glob("synthetic_*.yaml"))
+
+
+def _measure(backbone: str, model=None):
+    cfg = compose_config(f"backbone={backbone}")
+    model, tokenizer = build_backbone(cfg.backbone) if model is None else (model, build_backbone(cfg.backbone)[1])
+    bench = build_benchmark(cfg.dataset, transform=None)
+    results = {}
+    for preset in TARGETED:
+        forget = compose_config(f"forget={preset}").forget
+        metrics, per_class = Evaluator(bench, build_task(bench, forget, cfg.dataset, 0), tokenizer,
+                                       torch.device("cpu"), 512)(model)
+        results[preset] = metrics["forget/acc"]
+    return float(np.mean(list(per_class.values()))), results, metrics
+
+
+@pytest.mark.parametrize("backbone", ["tiny_rn", "tiny_vit"])
+def test_checkpoint_ships(backbone):
+    path = find_cached(compose_config(f"backbone={backbone}").backbone)
+    assert path is not None and path.parent.name == "assets"
+    assert path.stat().st_size <= 5 * 1024 * 1024
+
+
+def test_tiny_rn_quality_bar():
+    overall, targeted, metrics = _measure("tiny_rn")
+    assert overall >= 0.85, overall
+    for preset, acc in targeted.items():
+        assert acc >= 0.70, (preset, acc)

@@ -1,0 +1,65 @@
+"""Containers shared by every dataset: labelled image sets and a benchmark of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+
+@dataclass
+class ImageSet:
+    """Labelled images: a torch Dataset of (image, label) plus per-sample metadata."""
+
+    dataset: Dataset
+    labels: np.ndarray
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: np.ndarray) -> "ImageSet":
+        indices = np.asarray(indices, dtype=np.int64)
+        return ImageSet(
+            dataset=Subset(self.dataset, indices.tolist()),
+            labels=self.labels[indices],
+            attributes={k: v[indices] for k, v in self.attributes.items()},
+        )
+
+    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int = 0,
+               pin_memory: bool = False) -> DataLoader:
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                          num_workers=num_workers, pin_memory=pin_memory)
+
+
+@dataclass
+class ZeroShotSuite:
+    """An evaluation set with its own class list and prompts (an 'unseen dataset')."""
+
+    images: ImageSet
+    classnames: list[str]
+    templates: list[str]
+
+
+@dataclass
+class Benchmark:
+    """What the pipeline needs from a dataset: class names, prompts, and the splits."""
+
+    name: str
+    classnames: list[str]
+    templates: list[str]
+    train_templates: list[str]
+    train: ImageSet  # pool the forget/retain training sets are drawn from
+    calib: ImageSet  # small calibration pool (e.g. souping's a-search)
+    test: ImageSet
+    zeroshot: dict[str, ZeroShotSuite]
+    # attribute name -> valid values, for validating `forget.attributes`
+    attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def loss_templates(self) -> list[str]:
+        """Prompts for training losses: the training templates, kept apart from evaluation's."""
+        return self.train_templates or self.templates

@@ -1,0 +1,98 @@
+"""Turn a `forget` spec into the sets an unlearning job uses.
+
+- forget: images of `forget.classes` that match every `forget.attributes` value
+- retain: the siblings (same classes, other attribute values) when attributes are given,
+  otherwise the other classes of the dataset (class forgetting)
+- others: images of every class outside `forget.classes`
+Zero-shot suites drop images that fall under the forget spec: those are meant to be forgotten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from unlearn.data.base import Benchmark, ImageSet, ZeroShotSuite
+from unlearn.errors import UnlearnError, choices
+
+
+@dataclass
+class UnlearningTask:
+    forget_classes: list[int]
+    forget_train: ImageSet  # D_f
+    retain_train: ImageSet  # D_r
+    calib_forget: ImageSet  # D_m, forget part
+    calib_retain: ImageSet  # D_m, retain part
+    test: ImageSet
+    test_masks: dict[str, np.ndarray]  # forget / retain / others, boolean over `test`
+    zeroshot: dict[str, ZeroShotSuite]
+
+
+def validate_forget(bench: Benchmark, forget) -> list[int]:
+    """Class indices of the forget spec; one clear error for unknown names or values."""
+    if not forget.classes:
+        raise UnlearnError("forget.classes is empty; name at least one class")
+    index = {name: i for i, name in enumerate(bench.classnames)}
+    unknown = [c for c in forget.classes if c not in index]
+    if unknown:
+        raise UnlearnError(f"unknown forget class {choices(unknown)} for dataset {bench.name}; valid: {choices(bench.classnames)}")
+    for attr, value in forget.attributes.items():
+        if attr not in bench.attribute_values:
+            valid = choices(bench.attribute_values) or "none (this dataset has no attributes)"
+            raise UnlearnError(f"unknown forget attribute {attr!r} for dataset {bench.name}; valid: {valid}")
+        if value not in bench.attribute_values[attr]:
+            raise UnlearnError(f"unknown {attr} {value!r} in forget.attributes; valid: {choices(bench.attribute_values[attr])}")
+    return [index[c] for c in forget.classes]
+
+
+def _masks(images: ImageSet, classes: list[int], attributes: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    in_classes = np.isin(images.labels, classes)
+    match = np.ones(len(images), dtype=bool)
+    for attr, value in attributes.items():
+        match &= images.attributes[attr] == value
+    forget = in_classes & match
+    retain = in_classes & ~match if attributes else ~in_classes
+    return forget, retain, ~in_classes
+
+
+def _pick(mask: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of `mask`, at most `size` of them drawn at random (all when size is None)."""
+    indices = np.flatnonzero(mask)
+    if size and len(indices) > size:
+        indices = np.sort(rng.choice(indices, size=size, replace=False))
+    return indices
+
+
+def _sample(images: ImageSet, mask: np.ndarray, size: int | None, rng: np.random.Generator) -> ImageSet:
+    return images.subset(_pick(mask, size, rng))
+
+
+def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
+    classes = validate_forget(bench, forget)
+    attributes = dict(forget.attributes)
+    rng = np.random.default_rng(seed)
+    train_f, train_r, _ = _masks(bench.train, classes, attributes)
+    calib_f, calib_r, _ = _masks(bench.calib, classes, attributes)
+    test_f, test_r, test_o = _masks(bench.test, classes, attributes)
+    for name, mask in (("training", train_f), ("test", test_f)):
+        if not mask.any():
+            raise UnlearnError(f"forget spec {forget.name!r} selects no {name} images of dataset {bench.name}")
+    cap = sizes.eval_cap
+    eval_rng = np.random.default_rng(seed + 1)  # separate stream: capping never moves the training sets
+    test_keep = np.unique(np.concatenate([_pick(mask, cap, eval_rng) for mask in (test_f, test_r, test_o)]))
+    suites = {}
+    for name, suite in bench.zeroshot.items():
+        keep = ~_masks(suite.images, [suite.classnames.index(c) for c in forget.classes if c in suite.classnames],
+                       attributes)[0]
+        suites[name] = ZeroShotSuite(suite.images.subset(_pick(keep, cap, eval_rng)), suite.classnames, suite.templates)
+    return UnlearningTask(
+        forget_classes=classes,
+        forget_train=_sample(bench.train, train_f, sizes.forget_train_size, rng),
+        retain_train=_sample(bench.train, train_r, sizes.retain_train_size, rng),
+        calib_forget=_sample(bench.calib, calib_f, sizes.calib_size, rng),
+        calib_retain=_sample(bench.calib, calib_r, sizes.calib_size, rng),
+        test=bench.test.subset(test_keep),
+        test_masks={"forget": test_f[test_keep], "retain": test_r[test_keep], "others": test_o[test_keep]},
+        zeroshot=suites,
+    )

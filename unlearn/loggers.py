@@ -1,0 +1,66 @@
+"""Run loggers: Weights & Biases (offline by default, files under the run folder) or none."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class NullLogger:
+    def log(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def table(self, name: str, columns: list[str], rows: list[list[Any]]) -> None:
+        pass
+
+    def summary(self, metrics: dict[str, Any]) -> None:
+        pass
+
+    def image(self, name: str, path: Path) -> None:
+        pass
+
+    def finish(self, failed: bool = False) -> None:
+        pass
+
+
+class WandbLogger(NullLogger):
+    def __init__(self, cfg, run_dir: Path, config: dict, name: str, group: str | None, job_type: str):
+        import wandb
+
+        self.wandb = wandb
+        # cfg.mode defaults to $WANDB_MODE, else offline (see conf/logger/wandb.yaml)
+        os.environ["WANDB_MODE"] = cfg.mode
+        os.environ.setdefault("WANDB_SILENT", "true")
+        self.run = wandb.init(
+            project=cfg.project, entity=cfg.entity, dir=str(run_dir), config=config, name=name,
+            group=cfg.group or group, job_type=cfg.job_type or job_type, tags=list(cfg.tags),
+            mode=cfg.mode, reinit="finish_previous",
+            settings=wandb.Settings(console="off", x_disable_stats=True),
+        )
+
+    def log(self, metrics, step=None):
+        self.run.log(metrics, step=step)
+
+    def table(self, name, columns, rows):
+        self.run.log({name: self.wandb.Table(columns=columns, data=rows)})
+
+    def summary(self, metrics):
+        self.run.summary.update(metrics)
+
+    def image(self, name, path):
+        self.run.log({name: self.wandb.Image(str(path))})
+
+    def finish(self, failed=False):
+        self.run.finish(exit_code=1 if failed else 0)
+
+
+def build_logger(cfg, run_dir: Path, config: dict, name: str, group: str | None, job_type: str):
+    if cfg.name == "none":
+        return NullLogger()
+    if cfg.name == "wandb":
+        return WandbLogger(cfg, run_dir, config, name, group, job_type)
+    raise ValueError(f"unknown logger {cfg.name!r}")

@@ -1,0 +1,62 @@
+"""What a method receives: the model to edit and everything around it."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterator
+
+import torch
+
+from unlearn.data.base import Benchmark
+from unlearn.data.tasks import UnlearningTask
+
+
+@dataclass
+class UnlearnContext:
+    model: torch.nn.Module  # edited in place, on `device`
+    tokenizer: Callable
+    bench: Benchmark
+    task: UnlearningTask
+    cfg: Any  # the method's config node
+    device: torch.device
+    seed: int
+    logger: Any
+    # evaluate(model) -> (metrics, per-class accuracy); used for per-stage metrics
+    evaluate: Callable
+    stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    _step: int = 0
+
+    @cached_property
+    def original(self) -> torch.nn.Module:
+        """A frozen copy of the model as it was before unlearning (teacher, souping anchor)."""
+        frozen = copy.deepcopy(self.model).eval()
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        return frozen
+
+    def steps(self, n: int) -> int:
+        """A loop's step count, capped by method.max_steps (the debug preset sets it)."""
+        cap = self.cfg.max_steps
+        return n if cap is None else min(n, cap)
+
+    def log(self, metrics: dict[str, float]) -> None:
+        """Per-step training metrics; the global step counts every call."""
+        self.logger.log(metrics, step=self._step)
+        self._step += 1
+
+    def log_stage(self, stage: str, model: torch.nn.Module | None = None) -> dict[str, float]:
+        """Evaluate an intermediate model state and keep it in metrics.json under `stages`."""
+        metrics, _ = self.evaluate(model if model is not None else self.model)
+        self.stage_metrics[stage] = metrics
+        self.logger.log({f"stage/{stage}/{k}": v for k, v in metrics.items()}, step=self._step)
+        return metrics
+
+    def batches(self, images, batch_size: int, seed_offset: int = 0) -> Iterator:
+        """Endless shuffled (images, labels) batches on the device, deterministic in the run seed."""
+        epoch = 0
+        while True:
+            for x, y in images.loader(batch_size, shuffle=True, seed=self.seed + seed_offset + epoch):
+                yield x.to(self.device), y.to(self.device)
+            epoch += 1

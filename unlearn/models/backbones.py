@@ -1,0 +1,100 @@
+"""Build a CLIP model and its tokenizer from a backbone config, through open_clip's factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import open_clip
+import torch
+
+from unlearn.errors import UnlearnError
+from unlearn.models.checkpoint import load_checkpoint
+from unlearn.models.tokenizer import synthetic_tokenizer
+
+log = logging.getLogger(__name__)
+
+TINY_CONFIG_DIR = Path(__file__).parent / "configs"
+open_clip.add_model_config(TINY_CONFIG_DIR)
+TINY_ARCHS = tuple(p.stem for p in sorted(TINY_CONFIG_DIR.glob("*.json")))
+
+
+def model_flags(cfg) -> dict:
+    """What a checkpoint records beside its weights, enough to rebuild the model."""
+    return {"pretrained": cfg.pretrained, "quick_gelu": bool(cfg.quick_gelu), "tokenizer": cfg.tokenizer}
+
+
+def create_random(arch: str, quick_gelu: bool = False) -> torch.nn.Module:
+    if arch not in open_clip.list_models():
+        raise UnlearnError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # open_clip warns "no pretrained weights": intended here
+    try:
+        return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
+    finally:
+        root.setLevel(level)
+
+
+def build_tokenizer(cfg) -> Callable:
+    if cfg.tokenizer == "synthetic":
+        text_cfg = open_clip.get_model_config(cfg.arch)["text_cfg"]
+        return synthetic_tokenizer(text_cfg["vocab_size"], text_cfg["context_length"])
+    if cfg.tokenizer == "open_clip":
+        return open_clip.get_tokenizer(cfg.arch)
+    raise UnlearnError(f"unknown tokenizer {cfg.tokenizer!r}; valid: open_clip, synthetic")
+
+
+def build_backbone(cfg) -> tuple[torch.nn.Module, Callable]:
+    """(model in eval mode on CPU, tokenizer) for a backbone config."""
+    tokenizer = build_tokenizer(cfg)
+    source = cfg.pretrained
+    if source is None:
+        model = create_random(cfg.arch, cfg.quick_gelu)
+    elif source == "synthetic":
+        from unlearn.pretrain import load_or_pretrain
+
+        model = load_or_pretrain(cfg)
+    elif source.endswith((".pt", ".pth", ".bin", ".safetensors")) or os.path.sep in source:
+        model = _from_checkpoint(cfg, Path(source))
+    else:
+        model = _from_open_clip_tag(cfg)
+    return model.eval(), tokenizer
+
+
+def _from_checkpoint(cfg, path: Path) -> torch.nn.Module:
+    if not path.is_file():
+        raise UnlearnError(f"checkpoint {str(path)!r} (backbone.pretrained) does not exist")
+    model = create_random(cfg.arch, cfg.quick_gelu)
+    try:
+        state, arch, _ = load_checkpoint(path)
+    except (KeyError, RuntimeError, ValueError):
+        # not one of ours: let open_clip read a foreign checkpoint (OpenAI JIT, state dict, ...)
+        open_clip.load_checkpoint(model, str(path))
+        return model
+    if arch != cfg.arch:
+        raise UnlearnError(f"checkpoint {str(path)!r} holds architecture {arch!r}, backbone.arch is {cfg.arch!r}")
+    model.load_state_dict(state)
+    return model
+
+
+def _from_open_clip_tag(cfg) -> torch.nn.Module:
+    tags = open_clip.list_pretrained_tags_by_model(cfg.arch)
+    if cfg.pretrained not in tags:
+        raise UnlearnError(
+            f"pretrained tag {cfg.pretrained!r} does not exist for {cfg.arch}; valid: {', '.join(tags) or 'none'}"
+        )
+    try:
+        return open_clip.create_model(
+            cfg.arch, pretrained=cfg.pretrained, force_quick_gelu=cfg.quick_gelu, cache_dir=cfg.cache_dir
+        )
+    except Exception as err:  # hub/network errors come in many types; all mean "not available"
+        cache = cfg.cache_dir or os.environ.get("HF_HUB_CACHE") or "~/.cache/huggingface/hub"
+        raise UnlearnError(
+            f"pretrained weights {cfg.arch}/{cfg.pretrained} are not available offline (cache dir {cache}): "
+            f"{type(err).__name__}. Fetch them where there is network with "
+            f"`python -c \"import open_clip; open_clip.create_model('{cfg.arch}', pretrained='{cfg.pretrained}')\"` "
+            f"and copy the cache here, or set backbone.pretrained=/path/to/checkpoint.pt"
+        ) from None
