@@ -1,0 +1,27 @@
+"""Gradient statistics over a data set: the base of Fisher scores and saliency masks."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+
+
+def gradient_statistics(model: torch.nn.Module, params: dict[str, torch.nn.Parameter], batches: Iterable,
+                        loss_fn: Callable[[object], torch.Tensor], power: int = 2) -> dict[str, torch.Tensor]:
+    """Mean over `batches` of |∂loss_fn(batch)/∂θ|^power for each named parameter.
+
+    power=2 with single-sample batches is the diagonal (empirical) Fisher; power=1 gives the
+    gradient magnitudes saliency methods rank weights by. Gradients are left cleared.
+    """
+    totals = {name: torch.zeros_like(p) for name, p in params.items()}
+    count = 0
+    for batch in batches:
+        model.zero_grad(set_to_none=True)
+        loss_fn(batch).backward()
+        for name, p in params.items():
+            if p.grad is not None:
+                totals[name] += p.grad.detach().abs().pow(power)
+        count += 1
+    model.zero_grad(set_to_none=True)
+    return {name: t / max(count, 1) for name, t in totals.items()}
