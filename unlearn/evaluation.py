@@ -7,37 +7,82 @@ from typing import Callable
 import numpy as np
 import torch
 
-from unlearn.data.base import Benchmark
+from unlearn.data.base import Benchmark, ImageSet
 from unlearn.data.tasks import UnlearningTask
+from unlearn.runtime import autocast, autocast_dtype
 from unlearn.zeroshot import class_embeddings, image_features
+
+PROMPTS_PER_BATCH = 2048
+
+# integer views of each float width: their sums see every changed bit
+_INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 def _accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     return float((pred == labels).mean()) if len(labels) else float("nan")
 
 
+@torch.no_grad()
+def weights_fingerprint(tensors) -> bytes:
+    """Plain and position-weighted sums of every tensor's bit patterns, on its device: any edit
+    of the weights or buffers (optimiser step, LoRA, souping, BN statistics) changes it."""
+    sums = []
+    for tensor in tensors:
+        bits = tensor.detach().contiguous().view(_INT_OF_SIZE[tensor.element_size()]).flatten().long()
+        positions = torch.arange(1, bits.numel() + 1, device=bits.device)
+        sums.append(torch.stack([bits.sum(), (bits * positions).sum()]))
+    return torch.stack(sums).cpu().numpy().tobytes() if sums else b""
+
+
 class Evaluator:
-    """Measures one model state; text heads are built once per call and shared by the sets
-    that use the same class list and prompts."""
+    """Measures one model state. Text heads (per class list and prompts) and image features
+    (per image set) are batched, computed under autocast on CUDA (`precision`), and cached
+    while the weights of their tower stay the same: image-only edits reuse the heads,
+    text-only edits and the original model reuse the features."""
 
     def __init__(self, bench: Benchmark, task: UnlearningTask, tokenizer: Callable, device: torch.device,
-                 batch_size: int):
+                 batch_size: int, precision: str = "fp32"):
         self.bench, self.task, self.tokenizer = bench, task, tokenizer
         self.device, self.batch_size = device, batch_size
+        autocast_dtype(device, precision)  # an unknown precision fails before any work
+        self.precision = precision
+        self._features: dict[int, tuple[bytes, torch.Tensor]] = {}  # id(image set) -> (fingerprint, features)
+        self._heads: dict[tuple, tuple[bytes, torch.Tensor]] = {}  # (classes, templates) -> (fingerprint, head)
+
+    def image_features(self, model, images: ImageSet) -> torch.Tensor:
+        stamp = weights_fingerprint(model.visual.state_dict().values())
+        cached = self._features.get(id(images))
+        if cached is None or cached[0] != stamp:
+            with autocast(self.device, self.precision):
+                cached = (stamp, image_features(model, images, self.device, self.batch_size))
+            self._features[id(images)] = cached
+        return cached[1]
+
+    def class_head(self, model, classnames: list[str], templates: list[str]) -> torch.Tensor:
+        """(C, D) class embeddings, encoded a chunk of classes at a time (ImageNet's 1000 classes ×
+        80 templates would not fit one batch), cached while the text tower is unchanged."""
+        stamp = weights_fingerprint(v for k, v in model.state_dict().items() if not k.startswith("visual."))
+        key = (tuple(classnames), tuple(templates))
+        cached = self._heads.get(key)
+        if cached is None or cached[0] != stamp:
+            per_call = max(1, PROMPTS_PER_BATCH // len(templates))
+            with autocast(self.device, self.precision):
+                head = torch.cat([
+                    class_embeddings(model, self.tokenizer, classnames[i:i + per_call], templates, self.device).float()
+                    for i in range(0, len(classnames), per_call)
+                ])
+            cached = self._heads[key] = (stamp, head)
+        return cached[1]
 
     @torch.no_grad()
     def __call__(self, model) -> tuple[dict[str, float], dict[str, float]]:
         """(metrics, per-class test accuracy)."""
         was_training = model.training
         model.eval()
-        heads: dict[tuple, torch.Tensor] = {}
 
         def predict(images, classnames, templates) -> np.ndarray:
-            key = (tuple(classnames), tuple(templates))
-            if key not in heads:
-                heads[key] = class_embeddings(model, self.tokenizer, classnames, templates, self.device)
-            feats = image_features(model, images, self.device, self.batch_size)
-            return (feats @ heads[key].T).argmax(1).cpu().numpy()
+            head = self.class_head(model, classnames, templates)
+            return (self.image_features(model, images) @ head.T).argmax(1).cpu().numpy()
 
         bench, task = self.bench, self.task
         pred = predict(task.test, bench.classnames, bench.templates)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn.data import build_benchmark
+from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
@@ -26,7 +26,7 @@ from unlearn.loggers import build_logger
 from unlearn.methods import get_method
 from unlearn.methods.base import UnlearnContext
 from unlearn.metrics import score, score_components
-from unlearn.models.backbones import build_backbone, model_flags
+from unlearn.models.backbones import build_backbone, eval_transform, model_flags
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.runtime import configure_threads, seed_everything, select_device
 
@@ -70,10 +70,12 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
         device = select_device(cfg.device)
         method = get_method(cfg.method.name)
         model, tokenizer = build_backbone(cfg.backbone)
-        bench = build_benchmark(cfg.dataset, transform=None)
+        transform = eval_transform(model)  # real datasets are preprocessed as the backbone expects
+        bench = build_benchmark(cfg.dataset, transform=transform)
+        add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
         task = build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
         model = model.to(device)
-        evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size)
+        evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
         logger = build_logger(
             cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True), name=run_dir.name,
             group=cfg.experiment, job_type=cfg.method.name,

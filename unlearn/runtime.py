@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import numpy as np
@@ -24,6 +25,26 @@ def select_device(name: str) -> torch.device:
     if name != "cpu" and not name.startswith("cuda"):
         raise UnlearnError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
     return torch.device(name)
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for `precision` on `device`; None runs fp32 (always on the CPU)."""
+    if precision not in PRECISIONS:
+        raise UnlearnError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device, precision: str):
+    """Mixed precision on CUDA (bf16/fp16 autocast); a no-op context on the CPU."""
+    dtype = autocast_dtype(device, precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
 def seed_everything(seed: int) -> None:

@@ -42,7 +42,7 @@ class BackboneConfig:
 @dataclass
 class ForgetConfig:
     name: str = MISSING
-    kind: str = MISSING  # subgroup | class | style
+    kind: str = MISSING  # subgroup | class | style | class_in_style (see unlearn/data/tasks.py)
     classes: list[str] = MISSING
     # attribute -> value selecting the subgroup/style inside `classes` (empty: whole classes)
     attributes: dict[str, str] = field(default_factory=dict)
@@ -60,6 +60,7 @@ class DatasetConfig:
     batch_size: int = 256
     # at most this many images in each evaluation set (forget/retain/others/suite); null: all
     eval_cap: Optional[int] = None
+    num_workers: int = 0  # image-decoding loader processes (real datasets)
 
 
 @dataclass
@@ -78,7 +79,45 @@ class ImageFolderDatasetConfig(DatasetConfig):
     root: str = MISSING  # root/{train,val}/<class>/<image>
     train_split: str = "train"
     test_split: str = "val"
-    num_workers: int = 0
+
+
+@dataclass
+class RealDatasetConfig(DatasetConfig):
+    """Image datasets on disk (unlearn/data/): where they are and how splits are drawn."""
+
+    root: str = MISSING
+    calib_fraction: float = 0.05  # share of each training class kept apart as the calibration pool
+    split_seed: int = 0  # seeds the splits made here (calibration pool, style datasets' train/test)
+
+
+@dataclass
+class DownloadableDatasetConfig(RealDatasetConfig):  # cifar10 | cifar100 | stl10 | food101
+    download: bool = False  # fetch into root with torchvision when missing (needs network)
+
+
+@dataclass
+class ImageNetDatasetConfig(RealDatasetConfig):  # root/{train,val}/<wnid>/
+    train_split: str = "train"
+    test_split: str = "val"
+
+
+@dataclass
+class StyleDatasetConfig(RealDatasetConfig):  # style_folder | imagenet_r
+    test_fraction: float = 0.3  # of every class x style cell, seeded by split_seed
+    classes: list[str] = field(default_factory=list)  # expected class folders, in label order; empty: as found
+    styles: list[str] = field(default_factory=list)  # expected styles; empty: as found
+
+
+@dataclass
+class SplitJsonDatasetConfig(RealDatasetConfig):  # CoOp-style split JSON
+    split_file: str = MISSING  # relative to root
+    image_dir: str = ""  # image paths in the split file are relative to root/image_dir
+    class_list: Optional[str] = None  # metadata list that names the classes without the data
+
+
+@dataclass
+class ClassFolderDatasetConfig(RealDatasetConfig):  # root/<class>/<image>, evaluation only (ObjectNet)
+    label_map: Optional[str] = None  # JSON object folder -> class name
 
 
 @dataclass
@@ -102,6 +141,11 @@ class LoggerConfig:
 @dataclass
 class EvalConfig:
     batch_size: int = 512
+    # autocast dtype on CUDA: auto (bf16, or fp16 where bf16 is unsupported) | fp32 | bf16 | fp16; CPU runs fp32
+    precision: str = "auto"
+    # extra zero-shot suites, name -> any dataset config (its test split is used), e.g.
+    # `+dataset@eval.zeroshot.cifar10=cifar10`; the synthetic dataset keeps its built-in suites too
+    zeroshot: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,6 +175,12 @@ def register_schemas() -> None:
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
     cs.store(group="schema/dataset", name="image_folder", node=ImageFolderDatasetConfig)
+    for fmt, node in (("cifar10", DownloadableDatasetConfig), ("cifar100", DownloadableDatasetConfig),
+                      ("stl10", DownloadableDatasetConfig), ("food101", DownloadableDatasetConfig),
+                      ("imagenet", ImageNetDatasetConfig), ("style_folder", StyleDatasetConfig),
+                      ("imagenet_r", StyleDatasetConfig), ("split_json", SplitJsonDatasetConfig),
+                      ("class_folder", ClassFolderDatasetConfig)):
+        cs.store(group="schema/dataset", name=fmt, node=node)
     from unlearn.methods import METHODS
 
     for name, method in METHODS.items():

@@ -16,6 +16,7 @@ class ImageSet:
     dataset: Dataset
     labels: np.ndarray
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    num_workers: int = 0  # loader processes that decode images (real datasets on a GPU box)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -26,13 +27,16 @@ class ImageSet:
             dataset=Subset(self.dataset, indices.tolist()),
             labels=self.labels[indices],
             attributes={k: v[indices] for k, v in self.attributes.items()},
+            num_workers=self.num_workers,
         )
 
-    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int = 0,
+    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int | None = None,
                pin_memory: bool = False) -> DataLoader:
+        """`num_workers=None` uses the set's own setting."""
         generator = torch.Generator().manual_seed(seed)
+        workers = self.num_workers if num_workers is None else num_workers
         return DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                          num_workers=num_workers, pin_memory=pin_memory)
+                          num_workers=workers, pin_memory=pin_memory)
 
 
 @dataclass
@@ -58,6 +62,9 @@ class Benchmark:
     zeroshot: dict[str, ZeroShotSuite]
     # attribute name -> valid values, for validating `forget.attributes`
     attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # coarse group -> its member classes (e.g. monkey -> marmoset, capuchin, ...): a subgroup
+    # forget spec without attributes forgets a class and keeps its group siblings
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def loss_templates(self) -> list[str]:

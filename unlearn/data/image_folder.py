@@ -14,7 +14,7 @@ from unlearn.errors import UnlearnError
 LAYOUT = "root/{train,val}/<class name>/<image>.{jpg,png}"
 
 
-def _folder_set(root: Path, split: str, transform: Callable) -> tuple[ImageSet, list[str]]:
+def _folder_set(root: Path, split: str, transform: Callable, num_workers: int) -> tuple[ImageSet, list[str]]:
     folder = root / split
     if not folder.is_dir():
         raise UnlearnError(f"dataset folder {str(folder)!r} does not exist; expected layout {LAYOUT}")
@@ -22,15 +22,15 @@ def _folder_set(root: Path, split: str, transform: Callable) -> tuple[ImageSet, 
         data = ImageFolder(str(folder), transform=transform)
     except (FileNotFoundError, RuntimeError) as err:
         raise UnlearnError(f"dataset folder {str(folder)!r} does not match layout {LAYOUT}: {err}") from None
-    return ImageSet(data, np.asarray(data.targets, dtype=np.int64)), data.classes
+    return ImageSet(data, np.asarray(data.targets, dtype=np.int64), num_workers=num_workers), data.classes
 
 
 def build_image_folder(cfg, transform: Callable) -> Benchmark:
     root = Path(cfg.root).expanduser()
     if not root.is_dir():
         raise UnlearnError(f"dataset root {str(root)!r} does not exist; expected layout {LAYOUT}")
-    train, classnames = _folder_set(root, cfg.train_split, transform)
-    test, test_classes = _folder_set(root, cfg.test_split, transform)
+    train, classnames = _folder_set(root, cfg.train_split, transform, cfg.num_workers)
+    test, test_classes = _folder_set(root, cfg.test_split, transform, cfg.num_workers)
     if test_classes != classnames:
         raise UnlearnError(f"class folders of {cfg.train_split!r} and {cfg.test_split!r} differ under {str(root)!r}")
     return Benchmark(

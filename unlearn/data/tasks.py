@@ -1,8 +1,13 @@
 """Turn a `forget` spec into the sets an unlearning job uses.
 
 - forget: images of `forget.classes` that match every `forget.attributes` value
-- retain: the siblings (same classes, other attribute values) when attributes are given,
-  otherwise the other classes of the dataset (class forgetting)
+- retain, by `forget.kind`:
+  - attributes given (subgroup / style): the siblings — same classes, other attribute values;
+  - `class_in_style`: the other classes with the same attribute values (forget dogs in
+    sketches, keep sketches of everything else);
+  - `subgroup` without attributes (real datasets: a fine class inside a coarse group, e.g.
+    marmoset among the monkeys): the other classes of the forget classes' groups (bench.groups);
+  - `class`: the other classes of the dataset
 - others: images of every class outside `forget.classes`
 Zero-shot suites drop images that fall under the forget spec: those are meant to be forgotten.
 """
@@ -15,6 +20,9 @@ import numpy as np
 
 from unlearn.data.base import Benchmark, ImageSet, ZeroShotSuite
 from unlearn.errors import UnlearnError, choices
+
+
+KINDS = ("subgroup", "class", "style", "class_in_style")
 
 
 @dataclass
@@ -30,7 +38,11 @@ class UnlearningTask:
 
 
 def validate_forget(bench: Benchmark, forget) -> list[int]:
-    """Class indices of the forget spec; one clear error for unknown names or values."""
+    """Class indices of the forget spec; one clear error for unknown names or values.
+
+    `bench` may be a Benchmark or a data-free Catalog (unlearn/data/catalog.py)."""
+    if forget.kind not in KINDS:
+        raise UnlearnError(f"unknown forget.kind {forget.kind!r}; valid: {choices(KINDS)}")
     if not forget.classes:
         raise UnlearnError("forget.classes is empty; name at least one class")
     index = {name: i for i, name in enumerate(bench.classnames)}
@@ -43,16 +55,44 @@ def validate_forget(bench: Benchmark, forget) -> list[int]:
             raise UnlearnError(f"unknown forget attribute {attr!r} for dataset {bench.name}; valid: {valid}")
         if value not in bench.attribute_values[attr]:
             raise UnlearnError(f"unknown {attr} {value!r} in forget.attributes; valid: {choices(bench.attribute_values[attr])}")
+    if forget.kind in ("style", "class_in_style") and not forget.attributes:
+        raise UnlearnError(f"forget.kind={forget.kind} needs forget.attributes (e.g. {{style: sketch}})")
+    if forget.kind == "subgroup" and not forget.attributes:
+        group_siblings(bench, forget)
     return [index[c] for c in forget.classes]
 
 
-def _masks(images: ImageSet, classes: list[int], attributes: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_siblings(bench, forget) -> list[str]:
+    """The other members of the coarse groups that hold the forget classes."""
+    holding = {c: [g for g, members in bench.groups.items() if c in members] for c in forget.classes}
+    orphans = [c for c, groups in holding.items() if not groups]
+    if orphans:
+        valid = choices(bench.groups) or "none (this dataset has no coarse groups)"
+        raise UnlearnError(f"forget.kind=subgroup without forget.attributes needs classes inside a coarse group; "
+                           f"{choices(orphans)} is in none of dataset {bench.name}'s groups: {valid}")
+    members = {m for groups in holding.values() for g in groups for m in bench.groups[g]}
+    siblings = sorted(members - set(forget.classes))
+    if not siblings:
+        raise UnlearnError(f"forget classes {choices(forget.classes)} leave no sibling in their group to retain")
+    return siblings
+
+
+def _masks(images: ImageSet, classes: list[int], attributes: dict, kind: str = "class",
+           siblings: list[int] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(forget, retain, others) boolean masks over `images` (see the module docstring)."""
     in_classes = np.isin(images.labels, classes)
     match = np.ones(len(images), dtype=bool)
     for attr, value in attributes.items():
         match &= images.attributes[attr] == value
     forget = in_classes & match
-    retain = in_classes & ~match if attributes else ~in_classes
+    if kind == "class_in_style":
+        retain = ~in_classes & match
+    elif attributes:
+        retain = in_classes & ~match
+    elif kind == "subgroup":
+        retain = np.isin(images.labels, siblings)
+    else:
+        retain = ~in_classes
     return forget, retain, ~in_classes
 
 
@@ -71,10 +111,12 @@ def _sample(images: ImageSet, mask: np.ndarray, size: int | None, rng: np.random
 def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
     classes = validate_forget(bench, forget)
     attributes = dict(forget.attributes)
+    siblings = ([bench.classnames.index(c) for c in group_siblings(bench, forget)]
+                if forget.kind == "subgroup" and not attributes else [])
     rng = np.random.default_rng(seed)
-    train_f, train_r, _ = _masks(bench.train, classes, attributes)
-    calib_f, calib_r, _ = _masks(bench.calib, classes, attributes)
-    test_f, test_r, test_o = _masks(bench.test, classes, attributes)
+    train_f, train_r, _ = _masks(bench.train, classes, attributes, forget.kind, siblings)
+    calib_f, calib_r, _ = _masks(bench.calib, classes, attributes, forget.kind, siblings)
+    test_f, test_r, test_o = _masks(bench.test, classes, attributes, forget.kind, siblings)
     for name, mask in (("training", train_f), ("test", test_f)):
         if not mask.any():
             raise UnlearnError(f"forget spec {forget.name!r} selects no {name} images of dataset {bench.name}")
@@ -83,8 +125,12 @@ def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
     test_keep = np.unique(np.concatenate([_pick(mask, cap, eval_rng) for mask in (test_f, test_r, test_o)]))
     suites = {}
     for name, suite in bench.zeroshot.items():
-        keep = ~_masks(suite.images, [suite.classnames.index(c) for c in forget.classes if c in suite.classnames],
-                       attributes)[0]
+        # a suite without the forget attributes (e.g. CIFAR beside a style dataset) holds none of the forget images
+        if set(attributes) <= set(suite.images.attributes):
+            keep = ~_masks(suite.images, [suite.classnames.index(c) for c in forget.classes if c in suite.classnames],
+                           attributes)[0]
+        else:
+            keep = np.ones(len(suite.images), dtype=bool)
         suites[name] = ZeroShotSuite(suite.images.subset(_pick(keep, cap, eval_rng)), suite.classnames, suite.templates)
     return UnlearningTask(
         forget_classes=classes,

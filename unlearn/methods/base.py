@@ -57,6 +57,7 @@ class UnlearnContext:
         """Endless shuffled (images, labels) batches on the device, deterministic in the run seed."""
         epoch = 0
         while True:
-            for x, y in images.loader(batch_size, shuffle=True, seed=self.seed + seed_offset + epoch):
-                yield x.to(self.device), y.to(self.device)
+            for x, y in images.loader(batch_size, shuffle=True, seed=self.seed + seed_offset + epoch,
+                                      pin_memory=self.device.type == "cuda"):
+                yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             epoch += 1

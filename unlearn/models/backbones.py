@@ -12,6 +12,7 @@ import torch
 
 from unlearn.errors import UnlearnError
 from unlearn.models.checkpoint import load_checkpoint
+from unlearn.models.hub import cache_dir_shown, cached_weights, hub_unreachable
 from unlearn.models.tokenizer import synthetic_tokenizer
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 TINY_CONFIG_DIR = Path(__file__).parent / "configs"
 open_clip.add_model_config(TINY_CONFIG_DIR)
 TINY_ARCHS = tuple(p.stem for p in sorted(TINY_CONFIG_DIR.glob("*.json")))
+PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode", "fill_color")
 
 
 def model_flags(cfg) -> dict:
@@ -86,15 +88,34 @@ def _from_open_clip_tag(cfg) -> torch.nn.Module:
         raise UnlearnError(
             f"pretrained tag {cfg.pretrained!r} does not exist for {cfg.arch}; valid: {', '.join(tags) or 'none'}"
         )
-    try:
-        return open_clip.create_model(
-            cfg.arch, pretrained=cfg.pretrained, force_quick_gelu=cfg.quick_gelu, cache_dir=cfg.cache_dir
-        )
-    except Exception as err:  # hub/network errors come in many types; all mean "not available"
-        cache = cfg.cache_dir or os.environ.get("HF_HUB_CACHE") or "~/.cache/huggingface/hub"
+    tag_cfg = open_clip.get_pretrained_cfg(cfg.arch, cfg.pretrained)
+    # OpenAI's weights were trained with QuickGELU, most LAION ones with GELU: a mismatch runs silently but worse
+    tag_quick_gelu = bool(tag_cfg.get("quick_gelu", False))
+    quick_gelu = cfg.quick_gelu or bool(open_clip.get_model_config(cfg.arch).get("quick_gelu", False))
+    if quick_gelu != tag_quick_gelu:
         raise UnlearnError(
-            f"pretrained weights {cfg.arch}/{cfg.pretrained} are not available offline (cache dir {cache}): "
-            f"{type(err).__name__}. Fetch them where there is network with "
+            f"backbone.quick_gelu={str(quick_gelu).lower()} does not match the weights {cfg.arch}/{cfg.pretrained} "
+            f"(trained with quick_gelu={str(tag_quick_gelu).lower()}); set backbone.quick_gelu={str(tag_quick_gelu).lower()}"
+        )
+    cached = cached_weights(tag_cfg, cfg.cache_dir)
+    if cached is None and (reason := hub_unreachable()):
+        raise UnlearnError(
+            f"pretrained weights {cfg.arch}/{cfg.pretrained} are not available offline ({reason}; cache dir "
+            f"{cache_dir_shown(cfg.cache_dir)}). Fetch them where there is network with "
             f"`python -c \"import open_clip; open_clip.create_model('{cfg.arch}', pretrained='{cfg.pretrained}')\"` "
             f"and copy the cache here, or set backbone.pretrained=/path/to/checkpoint.pt"
-        ) from None
+        )
+    # a cached file is loaded as a file (no hub round trip) with the tag's preprocessing
+    preprocess = {k: tag_cfg[k] for k in PREPROCESS_KEYS if k in tag_cfg}
+    try:
+        return open_clip.create_model(cfg.arch, pretrained=cached or cfg.pretrained, force_quick_gelu=cfg.quick_gelu,
+                                      cache_dir=cfg.cache_dir, force_preprocess_cfg=preprocess)
+    except Exception as err:  # hub/network/file errors come in many types
+        raise UnlearnError(f"loading pretrained weights {cfg.arch}/{cfg.pretrained} failed: {type(err).__name__}: {err}") from None
+
+
+def eval_transform(model) -> Callable:
+    """The model's evaluation preprocessing (resize, center crop, normalise), as open_clip sets it."""
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    return image_transform_v2(PreprocessCfg(**open_clip.get_model_preprocess_cfg(model)), is_train=False)

@@ -1,0 +1,118 @@
+"""Pieces every real-data loader shares: image datasets over files or decoded arrays, seeded
+held-out splits, and one-line errors for a missing root or a wrong layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.datasets.folder import default_loader
+
+from unlearn.data.base import ImageSet
+from unlearn.errors import UnlearnError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class LoadedData:
+    """What a real-data loader read: the test split always, the training pool when asked for."""
+
+    classnames: list[str]
+    test: ImageSet
+    train: ImageSet | None = None
+    calib: ImageSet | None = None  # None: carved out of `train` (dataset.calib_fraction)
+    attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+
+def default_transform() -> Callable:
+    """CLIP's 224-pixel evaluation transform, for callers that build a dataset without a model."""
+    from open_clip import image_transform
+
+    return image_transform(224, is_train=False)
+
+
+class FileImages(Dataset):
+    """(transform(image), label) for a list of image files."""
+
+    def __init__(self, paths: list[str], labels: np.ndarray, transform: Callable):
+        self.paths, self.labels, self.transform = paths, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        return self.transform(default_loader(self.paths[index])), int(self.labels[index])
+
+
+class ArrayImages(Dataset):
+    """(transform(image), label) for uint8 images already in memory, (N, H, W, 3)."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Callable):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
+
+
+def holdout(strata: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask that picks `fraction` of every stratum (e.g. each class, or class × style
+    cell) at random, deterministically in `seed`; strata of two or more items give at least one."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(strata), dtype=bool)
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        take = int(round(fraction * len(members)))
+        if fraction > 0 and len(members) >= 2:
+            take = min(max(take, 1), len(members) - 1)
+        mask[rng.permutation(members)[:take]] = True
+    return mask
+
+
+def split_calib(images: ImageSet, fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
+    """(train, calib): a per-class share of a training pool kept apart for calibration."""
+    calib = holdout(images.labels, fraction, seed)
+    return images.subset(np.flatnonzero(~calib)), images.subset(np.flatnonzero(calib))
+
+
+def require_dir(path: Path, layout: str, what: str = "dataset root") -> Path:
+    if not path.is_dir():
+        raise UnlearnError(f"{what} {str(path)!r} does not exist; expected layout {layout}")
+    return path
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def subfolders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def prompt_name(folder_name: str) -> str:
+    """Folder and file spellings use underscores where prompts want spaces (CoOp, CLIP do the same)."""
+    return folder_name.replace("_", " ")
+
+
+def download_with_torchvision(cfg) -> None:
+    """`dataset.download=true`: torchvision fetches, checks and unpacks the files under dataset.root."""
+    from torchvision import datasets
+
+    split_kw = {"cifar10": "train", "cifar100": "train", "stl10": "split", "food101": "split"}[cfg.format]
+    cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100, "stl10": datasets.STL10,
+           "food101": datasets.Food101}[cfg.format]
+    splits = (True, False) if split_kw == "train" else ("train", "test")
+    try:
+        for split in splits:
+            cls(cfg.root, download=True, **{split_kw: split})
+    except Exception as err:  # network errors come in many types; all mean "could not fetch"
+        raise UnlearnError(f"download of {cfg.format} into {cfg.root!r} failed ({type(err).__name__}: {err}); "
+                           f"fetch it where there is network and copy it there") from None
