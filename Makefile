@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow pretrain clean
+.PHONY: setup run test test-slow pretrain tables clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,13 @@ OUT ?=
 pretrain: setup
 	$(PY) -m unlearn.pretrain backbone=tiny_rn $(if $(OUT),out_dir=$(OUT))
 	$(PY) -m unlearn.pretrain backbone=tiny_vit $(if $(OUT),out_dir=$(OUT))
+
+# Tables (Markdown, CSV, LaTeX) and plots from finished sweeps, beside the published numbers:
+#   make tables DIRS="outputs/multiruns/<sweep> ..." [OUT=<report dir>]   (default OUT: <first dir>/report)
+DIRS ?=
+tables: setup
+	@test -n "$(DIRS)" || { echo 'usage: make tables DIRS="<sweep or run dir> ..." [OUT=<report dir>]'; exit 2; }
+	$(PY) -m unlearn.report $(DIRS) $(if $(OUT),--out $(OUT))
 
 clean:
 	rm -rf outputs/runs outputs/multiruns

@@ -13,6 +13,22 @@ def zeroshot_ce(model, images: torch.Tensor, labels: torch.Tensor, class_emb: to
     return F.cross_entropy(zeroshot_logits(model, images, class_emb), labels)
 
 
+def image_text_cosines(model, images: torch.Tensor, class_emb: torch.Tensor) -> torch.Tensor:
+    """(N, C) cosine between each image and each class text (class_emb rows are unit-norm)."""
+    return model.encode_image(images, normalize=True) @ class_emb.T
+
+
+def class_cosine(model, images: torch.Tensor, labels: torch.Tensor, class_emb: torch.Tensor) -> torch.Tensor:
+    """(N,) cosine between each image and its own class text."""
+    return image_text_cosines(model, images, class_emb).gather(1, labels[:, None]).squeeze(1)
+
+
+def cosine_hinge(cosine: torch.Tensor, delta: float | torch.Tensor) -> torch.Tensor:
+    """Mean excess of the cosines over δ (a number, or one per image): pushes image–text matches
+    down until they fall below δ, then stops pulling (the three-stage forgetting loss)."""
+    return F.relu(cosine - delta).mean()
+
+
 def distillation_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """KL(teacher || student) on temperature-softened logits, scaled by T² (Hinton et al.)."""
     t = temperature

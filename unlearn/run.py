@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn.data import add_zeroshot_suites, build_benchmark
@@ -40,6 +42,16 @@ def config_hash(cfg: DictConfig) -> str:
     resolved = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
                 for k in RESULT_KEYS}
     return hashlib.sha1(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def wandb_group(cfg: DictConfig) -> str | None:
+    """One W&B group per sweep: the experiment preset's name, else the sweep folder's name
+    (single runs outside an experiment: no group)."""
+    if cfg.experiment:
+        return cfg.experiment
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().sweep.dir).name
+    return None
 
 
 def completed_metrics(run_dir: Path, digest: str) -> dict | None:
@@ -78,9 +90,9 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
         evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
         logger = build_logger(
             cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True), name=run_dir.name,
-            group=cfg.experiment, job_type=cfg.method.name,
+            group=wandb_group(cfg), job_type=cfg.method.name,
         )
-        metrics = _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, device, logger)
+        metrics = _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, device, logger, run_dir)
         metrics["config_hash"] = digest
         if cfg.save_checkpoint:
             save_checkpoint(run_dir / "model.pt", model.state_dict(), cfg.backbone.arch, model_flags(cfg.backbone))
@@ -98,7 +110,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
         raise
 
 
-def _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, device, logger) -> dict:
+def _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, device, logger, run_dir) -> dict:
     start = time.perf_counter()
     before, per_class_before = evaluator(model)
     eval_s = time.perf_counter() - start
@@ -106,7 +118,7 @@ def _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, 
     log.info("before: %s", _fmt(before))
 
     ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task, cfg=cfg.method,
-                         device=device, seed=cfg.seed, logger=logger, evaluate=evaluator)
+                         device=device, seed=cfg.seed, logger=logger, evaluate=evaluator, run_dir=run_dir)
     seed_everything(cfg.seed)
     start = time.perf_counter()
     method.run(ctx)

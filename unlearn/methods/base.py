@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
@@ -25,6 +26,7 @@ class UnlearnContext:
     logger: Any
     # evaluate(model) -> (metrics, per-class accuracy); used for per-stage metrics
     evaluate: Callable
+    run_dir: Path | None = None  # the run folder, for a method's own files (plots); None outside a run
     stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     _step: int = 0
 

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from unlearn.config.schema import MethodConfig
-from unlearn.losses import zeroshot_ce
+from unlearn.loops import Optimiser, batch_ce, trainable_and_head
 from unlearn.methods import register
-from unlearn.training import ClassHead, trainable_parameters
 
 
 @dataclass
@@ -25,15 +22,6 @@ class GradAscentConfig(MethodConfig):
 @register("grad_ascent", GradAscentConfig)
 def grad_ascent(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
-    params = trainable_parameters(model, cfg.towers)
-    head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
-                     text_trains=cfg.towers != "image")
-    opt = torch.optim.Adam(params, lr=cfg.lr)
-    batches = ctx.batches(ctx.task.forget_train, cfg.batch_size)
-    for _ in range(ctx.steps(cfg.steps)):
-        images, labels = next(batches)
-        loss = -zeroshot_ce(model, images, labels, head())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ctx.log({"train/forget_loss": -loss.item()})
+    params, head = trainable_and_head(ctx)
+    forget = ctx.batches(ctx.task.forget_train, cfg.batch_size)
+    Optimiser(ctx, params, cfg.lr).run(cfg.steps, lambda: {"train/neg_forget_ce": -batch_ce(model, head(), forget)})

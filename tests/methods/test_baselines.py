@@ -1,0 +1,64 @@
+"""The baselines together: every one honours `towers`, the acceptance sweep runs end to end, and
+(slow) each forgets on the embedded default benchmark."""
+
+import copy
+
+import pytest
+import torch
+
+from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
+from tests.methods.helpers import changed, weights
+from unlearn.data import build_benchmark
+from unlearn.data.tasks import build_task
+from unlearn.evaluation import Evaluator
+from unlearn.loggers import NullLogger
+from unlearn.methods import get_method
+from unlearn.methods.base import UnlearnContext
+from unlearn.models.backbones import build_backbone, eval_transform
+from unlearn.runtime import seed_everything
+
+BASELINES = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn")
+FORGETTING = tuple(m for m in BASELINES if m not in ("original", "finetune"))
+
+
+@pytest.mark.parametrize("method", [m for m in BASELINES if m != "original"])
+@pytest.mark.parametrize("towers", ["image", "text"])
+def test_only_the_chosen_tower_trains(method_ctx, method, towers):
+    ctx = method_ctx(method, towers=towers)
+    before = weights(ctx.model)
+    get_method(method).run(ctx)
+    moved = changed(before, weights(ctx.model))
+    assert moved and all(k.startswith("visual.") == (towers == "image") for k in moved), sorted(moved)[:5]
+
+
+@pytest.mark.slow
+def test_acceptance_sweep_writes_every_metrics_json(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", *DEBUG, f"method={','.join(BASELINES)}", f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    metrics = {m["method"]: m for m in (read_metrics(sweep / str(i)) for i in range(len(BASELINES)))}
+    assert set(metrics) == set(BASELINES)
+    assert metrics["original"]["after"] == metrics["original"]["before"]
+
+
+@pytest.mark.slow
+def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default():
+    """In process on the default (synthetic, tiny_rn, red circles), each method on a fresh copy."""
+    cfg = compose_config("logger=none")
+    base, tokenizer = build_backbone(cfg.backbone)
+    bench = build_benchmark(cfg.dataset, transform=eval_transform(base))
+    task = build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
+    evaluate = Evaluator(bench, task, tokenizer, torch.device("cpu"), cfg.eval.batch_size)
+    before, _ = evaluate(base)
+    after = {}
+    for method in BASELINES:
+        model = copy.deepcopy(base)
+        ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task,
+                             cfg=compose_config("logger=none", f"method={method}").method,
+                             device=torch.device("cpu"), seed=cfg.seed, logger=NullLogger(), evaluate=evaluate)
+        seed_everything(cfg.seed)
+        get_method(method).run(ctx)
+        after[method] = evaluate(model)[0]
+    assert after["original"] == before
+    for method in FORGETTING:
+        assert after[method]["forget/acc"] <= 0.5 * before["forget/acc"], (method, after[method])

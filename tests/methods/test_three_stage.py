@@ -1,0 +1,219 @@
+"""three_stage: end to end, its ablation switches, and its effectiveness on the embedded benchmark."""
+
+import json
+import time
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
+from unlearn.data import build_benchmark
+from unlearn.data.tasks import build_task
+from unlearn.errors import UnlearnError
+from unlearn.loggers import NullLogger
+from unlearn.methods import get_method
+from unlearn.methods.base import UnlearnContext
+from unlearn.models.backbones import build_backbone, eval_transform
+from unlearn.models.checkpoint import load_checkpoint
+from unlearn.runtime import seed_everything
+
+
+def test_debug_run_logs_every_stage_and_the_soup_curve(cli):
+    proc, run_dir = cli("debug=default", "method=three_stage", "save_checkpoint=true")  # W&B offline
+    assert proc.returncode == 0, proc.stderr
+    metrics = read_metrics(run_dir)
+    assert list(metrics["stages"]) == ["stage1", "stage2", "stage3"]
+    assert all("forget/acc" in stage for stage in metrics["stages"].values())
+    curve = json.loads((run_dir / "soup_curve.json").read_text())
+    assert [p["a"] for p in curve["curve"]] == [0.0] + [round(0.05 * i, 2) for i in range(1, 21)]
+    assert curve["rule"] == "smallest_below" and curve["chosen_a"] in [p["a"] for p in curve["curve"]]
+    assert (run_dir / "soup_curve.png").read_bytes()[:4] == b"\x89PNG"
+    media = next((run_dir / "wandb").glob("offline-run-*")) / "files" / "media"
+    assert list(media.glob("images/soup_curve_*.png")) and list(media.glob("table/soup_curve_*.table.json"))
+    # LoRA merged: the result is an ordinary CLIP state dict
+    state, _, _ = load_checkpoint(run_dir / "model.pt")
+    assert not any("parametrizations" in key for key in state)
+
+
+class RecordingLogger(NullLogger):
+    def __init__(self):
+        self.steps, self.tables, self.summaries = [], {}, {}
+
+    def log(self, metrics, step=None):
+        self.steps.append(metrics)
+
+    def table(self, name, columns, rows):
+        self.tables[name] = rows
+
+    def summary(self, metrics):
+        self.summaries.update(metrics)
+
+
+@pytest.fixture(scope="module")
+def debug_setting():
+    """Benchmark and task of the debug preset, built once; every run gets a fresh model."""
+    cfg = compose_config(*DEBUG, "method=three_stage")
+    model, tokenizer = build_backbone(cfg.backbone)
+    bench = build_benchmark(cfg.dataset, transform=eval_transform(model))
+    return cfg, tokenizer, bench, build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
+
+
+def _run(debug_setting, **switches):
+    cfg, tokenizer, bench, task = debug_setting
+    method_cfg = cfg.method.copy()
+    for key, value in switches.items():
+        method_cfg[key] = value
+    model = build_backbone(cfg.backbone)[0]
+    logger = RecordingLogger()
+    # stage metrics are not what these tests compare: a stand-in evaluator keeps them fast
+    ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task, cfg=method_cfg,
+                         device=torch.device("cpu"), seed=cfg.seed, logger=logger,
+                         evaluate=lambda m: ({"forget/acc": 0.0}, {}))
+    seed_everything(cfg.seed)
+    get_method("three_stage").run(ctx)
+    return ctx, logger, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def default_run(debug_setting):
+    return _run(debug_setting)
+
+
+def _differs(a: dict, b: dict) -> bool:
+    return any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_same_weights(debug_setting, default_run):
+    assert not _differs(_run(debug_setting)[2], default_run[2])
+
+
+def test_relative_fisher_switch_ranks_by_plain_fisher(debug_setting, default_run):
+    _, base, base_state = default_run
+    _, plain, state = _run(debug_setting, relative_fisher=False)
+    assert plain.tables["fisher"] != base.tables["fisher"]
+    assert plain.summaries["three_stage/blocks"] != base.summaries["three_stage/blocks"]
+    assert _differs(state, base_state)
+
+
+def test_lora_switch_fine_tunes_the_blocks_fully(debug_setting, default_run):
+    ctx, base, base_state = default_run
+    _, full, state = _run(debug_setting, lora=False)
+    original = ctx.original.state_dict()
+    vectors = [k for k, v in original.items() if v.is_floating_point() and v.ndim == 1]
+    assert not any(_differs({k: base_state[k]}, {k: original[k]}) for k in vectors)  # LoRA: matrices only
+    assert any(_differs({k: state[k]}, {k: original[k]}) for k in vectors)  # full: biases and norms too
+    assert full.summaries["three_stage/blocks"] == base.summaries["three_stage/blocks"]
+    assert full.summaries["three_stage/trainable_tensors"] != base.summaries["three_stage/trainable_tensors"]
+
+
+def test_align_switch_drops_the_aligned_copies(debug_setting, default_run):
+    ctx, base, base_state = default_run
+    _, unaligned, state = _run(debug_setting, align=False)
+    assert base.summaries["three_stage/remind_images"] == 2 * len(ctx.task.retain_train)
+    assert unaligned.summaries["three_stage/remind_images"] == len(ctx.task.retain_train)
+    assert _differs(state, base_state)
+
+
+def test_distill_switch_drops_the_distillation_term(debug_setting, default_run):
+    _, base, base_state = default_run
+    _, plain, state = _run(debug_setting, distill=False)
+    assert any("stage2/distill_kl" in step for step in base.steps)
+    assert not any("stage2/distill_kl" in step for step in plain.steps)
+    assert any("stage2/retain_ce" in step for step in plain.steps)
+    assert _differs(state, base_state)
+
+
+def test_soup_switch_keeps_the_stage2_model(debug_setting, default_run):
+    ctx, base, _ = default_run
+    no_soup_ctx, no_soup, stage2 = _run(debug_setting, soup=False)
+    assert list(ctx.stage_metrics) == ["stage1", "stage2", "stage3"]
+    assert list(no_soup_ctx.stage_metrics) == ["stage1", "stage2"]
+    assert "soup_curve" in base.tables and "soup_curve" not in no_soup.tables
+    # with souping forced to a = 0.5, the result is halfway between the original and the stage-2 model
+    half_ctx, _, half = _run(debug_setting, soup_grid=[0.5])
+    original = half_ctx.original.state_dict()
+    floats = [k for k, v in original.items() if v.is_floating_point()]
+    assert _differs({k: stage2[k] for k in floats}, {k: original[k] for k in floats})
+    for key in floats:
+        assert torch.allclose(half[key], (original[key] + stage2[key]) / 2, atol=1e-6), key
+
+
+SWITCHES = ("relative_fisher", "lora", "align", "distill", "soup")
+
+
+def test_ablation_preset_sweeps_every_switch():
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=three_stage_ablation"], return_hydra_config=True)
+    assert cfg.hydra.mode == RunMode.MULTIRUN
+    assert dict(cfg.hydra.sweeper.params) == {f"method.{s}": "true,false" for s in SWITCHES}
+    assert cfg.method.name == "three_stage" and cfg.backbone.name == "tiny_rn"
+
+
+@pytest.mark.slow
+def test_ablation_preset_runs_all_variants_as_one_multirun(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("experiment=three_stage_ablation", *DEBUG, f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    finished = [job for job in sweep.iterdir() if (job / "metrics.json").is_file()]
+    methods = [OmegaConf.load(job / ".hydra" / "config.yaml").method for job in finished]
+    assert len({tuple(method[s] for s in SWITCHES) for method in methods}) == 2 ** len(SWITCHES)
+
+
+# --- effectiveness on the embedded benchmark (acceptance of the issue) ---------------------------
+
+SETTINGS = {
+    "red_circle_rn": (),  # the default: dataset=synthetic backbone=tiny_rn forget=synthetic_subgroup_red_circle
+    "blue_star_rn": ("forget=synthetic_subgroup_blue_star",),
+    "red_circle_vit": ("backbone=tiny_vit",),
+}
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    """outcome(setting, method) -> (metrics.json, wall seconds), each run once per module."""
+    done = {}
+
+    def get(setting: str, method: str):
+        if (setting, method) not in done:
+            run_dir = tmp_path_factory.mktemp(f"{setting}_{method}")
+            start = time.perf_counter()
+            proc = run_cli(f"hydra.run.dir={run_dir}", "logger=none", f"method={method}", *SETTINGS[setting], cwd=ROOT)
+            assert proc.returncode == 0, proc.stderr
+            done[setting, method] = read_metrics(run_dir), time.perf_counter() - start
+        return done[setting, method]
+
+    return get
+
+
+def _assert_forgets_and_keeps(metrics: dict, zeroshot_floor: float) -> None:
+    before, after = metrics["before"], metrics["after"]
+    assert after["forget/acc"] <= 0.10
+    assert after["retain/acc"] >= 0.90 * before["retain/acc"]
+    for key in (k for k in before if k.startswith("zeroshot/")):
+        assert after[key] >= zeroshot_floor * before[key], key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", ["red_circle_rn", "blue_star_rn"])
+def test_resnet_subgroups_forgotten_siblings_and_zero_shot_kept_better_than_gradient_ascent(outcome, setting):
+    metrics, wall_s = outcome(setting, "three_stage")
+    _assert_forgets_and_keeps(metrics, zeroshot_floor=0.85)
+    assert wall_s < 180  # the whole CPU job, process start to metrics.json
+    assert metrics["score"] > outcome(setting, "grad_ascent")[0]["score"]
+
+
+@pytest.mark.slow
+def test_vit_forgets_and_retains_better_than_gradient_ascent(outcome):
+    metrics, _ = outcome("red_circle_vit", "three_stage")
+    baseline = outcome("red_circle_vit", "grad_ascent")[0]
+    assert metrics["after"]["forget/acc"] <= 0.10
+    assert metrics["score_components"]["retain_ratio"] > baseline["score_components"]["retain_ratio"]
+    assert metrics["score"] > baseline["score"]
+
+
+def test_unknown_option_fails_before_any_work(debug_setting):
+    with pytest.raises(UnlearnError, match="unknown method.soup_rule 'biggest'; valid: smallest_below, best_retain"):
+        _run(debug_setting, soup_rule="biggest")

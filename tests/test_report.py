@@ -1,0 +1,179 @@
+"""unlearn.report on hand-made run folders: grouping, seed statistics, skipping, published rows, outputs.
+
+The end-to-end path (real sweeps aggregated by the report) is in tests/test_sweeps.py.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from tests.conftest import ROOT, compose_config
+from unlearn.report import DEFAULT_REFERENCE_DIR, load_references, main, report
+
+SUITES = ("zeroshot/heldout_pairs/acc",)
+
+
+def metrics_dict(method: str, seed: int, forget: float, retain: float, score: float, backbone="tiny_rn") -> dict:
+    before = {"forget/acc": 0.9, "retain/acc": 0.8, "others/acc": 0.85, SUITES[0]: 0.7}
+    after = {"forget/acc": forget, "retain/acc": retain, "others/acc": 0.8, SUITES[0]: 0.6}
+    return {"before": before, "after": after, "score": score, "time/unlearn_s": 1.0, "method": method, "seed": seed,
+            "forget": "synthetic_subgroup_red_circle", "backbone": backbone, "dataset": "synthetic", "stages": {}}
+
+
+def write_run(folder: Path, metrics: dict | None, overrides=(), method_cfg=None, status="complete", soup=None,
+              root="data") -> Path:
+    """A run folder as unlearn.run leaves it: .hydra/{config,overrides}.yaml, status.json, metrics.json."""
+    folder.mkdir(parents=True)
+    m = metrics or {}
+    config = {"dataset": {"name": "synthetic", "root": root}, "backbone": {"name": m.get("backbone", "tiny_rn")},
+              "method": {"name": m.get("method", "grad_ascent"), **(method_cfg or {})},
+              "forget": {"name": "synthetic_subgroup_red_circle"}, "eval": {}, "seed": m.get("seed", 0)}
+    (folder / ".hydra").mkdir()
+    OmegaConf.save(OmegaConf.create(config), folder / ".hydra" / "config.yaml")
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    (folder / "status.json").write_text(json.dumps({"status": status, "error": "ValueError: boom"}))
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    if soup is not None:
+        (folder / "soup_curve.json").write_text(json.dumps(soup))
+    return folder
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_groups_by_setting_aggregates_seeds_and_skips_incomplete_runs(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for seed, forget in enumerate((0.1, 0.2, 0.3)):  # one seed's data lies elsewhere: still the same setting
+        write_run(sweep / str(seed), metrics_dict("grad_ascent", seed, forget, 0.7, 40.0 + 10 * seed),
+                  overrides=[f"seed={seed}", "method.lr=0.001", "logger=none", *(["dataset.root=/x"] if seed else [])],
+                  method_cfg={"lr": 0.001}, root="/x" if seed else "data")
+    write_run(sweep / "3", metrics_dict("grad_ascent", 0, 0.5, 0.75, 20.0),
+              overrides=["seed=0", "method.lr=0.0001"], method_cfg={"lr": 0.0001})
+    write_run(sweep / "4", None, overrides=["seed=1", "method.lr=0.0001"], status="failed")
+    write_run(sweep / "5", None, overrides=["seed=2", "method.lr=0.0001"], status="running")
+    # the same setting and seed again in a second folder: counted once
+    copy = tmp_path / "again"
+    write_run(copy / "0", metrics_dict("grad_ascent", 0, 0.9, 0.9, 99.0),
+              overrides=["seed=0", "method.lr=0.001"], method_cfg={"lr": 0.001})
+
+    assert main([str(sweep), str(copy), "--out", str(tmp_path / "out"), "--no-reference"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped {sweep / '4'}: failed (ValueError: boom)" in err
+    assert f"skipped {sweep / '5'}: incomplete (status running)" in err
+    assert f"skipped {copy / '0'}: duplicate of {sweep / '0'}" in err
+
+    rows = {(r["row"], r["variant"]): r for r in read_csv(tmp_path / "out" / "results.csv")}
+    assert set(rows) == {("original", ""), ("ours", "method.lr=0.001"), ("ours", "method.lr=0.0001")}
+    main_row = rows[("ours", "method.lr=0.001")]
+    assert main_row["n"] == "3" and main_row["seeds"] == "0 1 2"
+    assert float(main_row["forget/acc"]) == pytest.approx(20.0)  # % of 0.1, 0.2, 0.3
+    assert float(main_row["forget/acc std"]) == pytest.approx(10.0)  # sample std
+    assert float(main_row["score"]) == pytest.approx(50.0)
+    assert rows[("ours", "method.lr=0.0001")]["n"] == "1" and rows[("ours", "method.lr=0.0001")]["score std"] == ""
+    assert float(rows[("original", "")]["forget/acc"]) == pytest.approx(90.0)  # the before metrics
+
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "| Backbone | Method | Variant | n | Target ↓ | Retain ↑ | Others ↑ | heldout_pairs ↑ | Score ↑ |" in md
+    assert "| tiny_rn | grad_ascent | method.lr=0.001 | 3 | 20.0 ± 10.0 | 70.0 ± 0.0 |" in md
+    assert f"- `{sweep / '4'}`: failed" in md
+    tex = (tmp_path / "out" / "results.tex").read_text()
+    assert "20.0 $\\pm$ 10.0" in tex and "grad\\_ascent" in tex and "\\toprule" in tex
+    assert (tmp_path / "out" / "tradeoff_synthetic_synthetic_subgroup_red_circle.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_published_numbers_only_beside_rows_whose_settings_match(tmp_path):
+    references = tmp_path / "reference"
+    references.mkdir()
+    (references / "paper.csv").write_text(
+        "paper,table,dataset,forget,backbone,method,settings,forget/acc,retain/acc,score,caveat\n"
+        "P,1,synthetic,synthetic_subgroup_red_circle,tiny_rn,original,,88.0,77.0,,unverified\n"
+        "P,1,synthetic,synthetic_subgroup_red_circle,tiny_rn,three_stage,method.soup=true,1.0,66.0,91.0,unverified\n"
+        "P,2,synthetic,synthetic_subgroup_red_circle,tiny_rn,three_stage,method.soup=false,,,82.1,\n"
+        "P,1,synthetic,synthetic_subgroup_red_circle,mini_rn,three_stage,method.soup=true,0.0,0.0,0.0,\n")
+    sweep = tmp_path / "sweep"
+    write_run(sweep / "0", metrics_dict("three_stage", 0, 0.0, 0.7, 90.0), overrides=["method=three_stage"],
+              method_cfg={"soup": True})
+    write_run(sweep / "1", metrics_dict("three_stage", 0, 0.1, 0.6, 80.0),
+              overrides=["method=three_stage", "method.soup=false"], method_cfg={"soup": False})
+    write_run(sweep / "2", metrics_dict("three_stage", 0, 0.1, 0.6, 80.0),
+              overrides=["method=three_stage", "method.lora=false"], method_cfg={"soup": True, "lora": False})
+
+    report([sweep], tmp_path / "out", references)
+    rows = read_csv(tmp_path / "out" / "results.csv")
+    kinds = [(r["row"], r["variant"], r["reference"]) for r in rows]
+    assert kinds == [
+        ("original", "", ""), ("published", "", "P, table 1"),
+        ("ours", "", ""), ("published", "method.soup=true", "P, table 1"),
+        ("ours", "method.lora=false", ""), ("published", "method.soup=true", "P, table 1"),
+        ("ours", "method.soup=false", ""), ("published", "method.soup=false", "P, table 2"),
+    ]
+    published = rows[3]
+    assert published["score"] == "91.0" and published["forget/acc"] == "1.0" and published["caveat"] == "unverified"
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "| tiny_rn | ↳ published (P, table 1) [1] | method.soup=true | – | 1.0 | 66.0 | – | – | 91.0 | – |" in md
+    assert "[1] unverified" in md
+
+
+def test_soup_curves_in_either_layout_are_plotted(tmp_path):
+    sweep = tmp_path / "sweep"
+    points = {"rule": "smallest_below", "chosen_a": 0.5,
+              "curve": [{"a": a, "forget/acc": 1 - a, "retain/acc": 1 - a / 4} for a in (0.0, 0.5, 1.0)]}
+    columns = {"a": [0.0, 0.5, 1.0], "forget/acc": [1.0, 0.4, 0.0], "retain/acc": [1.0, 0.9, 0.7],
+               "score": [0.0, 70.0, 60.0]}
+    write_run(sweep / "0", metrics_dict("three_stage", 0, 0.0, 0.7, 90.0), soup=points)
+    write_run(sweep / "1", metrics_dict("three_stage", 1, 0.0, 0.7, 90.0), overrides=["seed=1"], soup=columns)
+    write_run(sweep / "2", metrics_dict("grad_ascent", 0, 0.0, 0.1, 10.0))  # no curve: no soup plot
+    report([sweep], tmp_path / "out", None)
+    soups = sorted((tmp_path / "out").glob("soup_*.png"))
+    assert [p.name for p in soups] == ["soup_synthetic_synthetic_subgroup_red_circle_tiny_rn_three_stage_2.png"]
+    assert soups[0].read_bytes()[:4] == b"\x89PNG"
+    assert f"![{soups[0].stem}]({soups[0].name})" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_nothing_complete_or_missing_folder_is_one_line_error(tmp_path, capsys):
+    write_run(tmp_path / "sweep" / "0", None, status="failed")
+    assert main([str(tmp_path / "sweep")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no complete runs under") and "\n" not in err
+    assert main([str(tmp_path / "nope")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: no such folder: {tmp_path / 'nope'}; give sweep or run " \
+                                               "folders (e.g. outputs/multiruns/<sweep>)"
+
+
+def test_published_reference_data_names_real_presets_and_switches():
+    rows = load_references(DEFAULT_REFERENCE_DIR)
+    three_stage = [r for r in rows if r["paper"].startswith("Zhang")]
+    space = [r for r in rows if r["paper"].startswith("Kravets")]
+    assert len(three_stage) == 14 and len(space) == 24  # 7 + 3 table rows, 4 ablation rows; 12 classes x 2
+    assert all("unverified" in r["caveat"] for r in three_stage)
+    assert all(r["method"] == "original" and "original model only" in r["caveat"] for r in space)
+    for row in rows:
+        for group in ("dataset", "forget", "backbone"):
+            assert (ROOT / "conf" / group / f"{row[group]}.yaml").is_file(), (group, row[group])
+    method = compose_config("method=three_stage").method
+    for row in three_stage:
+        for setting in row["settings"].split():
+            key, value = setting.split("=")
+            default = OmegaConf.select(method, key.removeprefix("method."))  # the switch exists, same type
+            assert type(default) is type(yaml.safe_load(value)), (key, value)
+
+
+def test_shipped_reference_rows_match_a_full_three_stage_run_on_imagenet(tmp_path):
+    metrics = metrics_dict("three_stage", 0, 0.0, 0.5, 90.0, backbone="rn50")
+    metrics.update(dataset="imagenet1k", forget="imagenet1k_subgroup_marmoset")
+    switches = {k: True for k in ("relative_fisher", "lora", "align", "distill", "soup")}
+    write_run(tmp_path / "sweep" / "0", metrics, method_cfg=switches)
+    tables, _ = report([tmp_path / "sweep"], tmp_path / "out", DEFAULT_REFERENCE_DIR)
+    rows = [(r.kind, r.method, r.reference, r.values.get("score", (None,))[0]) for r in tables[0].rows]
+    assert rows == [("original", "original", "", None),
+                    ("published", "original", "Zhang et al. CVPR 2025, table A", None),
+                    ("ours", "three_stage", "", 90.0),
+                    ("published", "three_stage", "Zhang et al. CVPR 2025, table A", 91.0)]
+    assert "unverified: read from a secondary summary" in (tmp_path / "out" / "results.md").read_text()

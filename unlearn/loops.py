@@ -1,0 +1,86 @@
+"""Training pieces the fine-tuning baselines share: what trains, the optimisation step and loop,
+the zero-shot loss terms they are built from, and random relabelling.
+
+A method composes these; none keeps its own copy of a loss, loop or step.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+
+from unlearn.losses import zeroshot_ce
+from unlearn.training import ClassHead, trainable_parameters
+
+Terms = dict[str, torch.Tensor]  # named loss terms, already weighted; their sum is minimised
+Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
+
+
+def trainable_and_head(ctx) -> tuple[list[torch.nn.Parameter], ClassHead]:
+    """The parameters of the method's `towers` (everything else frozen) and the class text head
+    over the training prompts (recomputed with gradients when the text tower trains)."""
+    params = trainable_parameters(ctx.model, ctx.cfg.towers)
+    head = ClassHead(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
+                     text_trains=ctx.cfg.towers != "image")
+    return params, head
+
+
+class Optimiser:
+    """Adam over `params`; each step minimises the sum of named loss terms and logs every term.
+
+    `grad_masks` (parameter -> 0/1 tensor of its shape) zero the gradient outside the mask before
+    every step. With Adam and no weight decay a weight whose gradient is always zero never moves,
+    so only masked weights change.
+    """
+
+    def __init__(self, ctx, params: list[torch.nn.Parameter], lr: float,
+                 grad_masks: dict[torch.nn.Parameter, torch.Tensor] | None = None):
+        self.ctx = ctx
+        self.opt = torch.optim.Adam(params, lr=lr)
+        self.grad_masks = grad_masks or {}
+
+    def step(self, terms: Terms) -> None:
+        loss = sum(terms.values())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for p, mask in self.grad_masks.items():
+            if p.grad is not None:
+                p.grad.mul_(mask)
+        self.opt.step()
+        self.ctx.log({name: value.item() for name, value in terms.items()})
+
+    def run(self, steps: int, terms: Callable[[], Terms]) -> None:
+        """`steps` steps (capped by method.max_steps), each on freshly computed `terms()`."""
+        for _ in range(self.ctx.steps(steps)):
+            self.step(terms())
+
+
+def batch_ce(model, class_emb: torch.Tensor, batches: Batches) -> torch.Tensor:
+    """Zero-shot cross-entropy of the next batch against its true labels."""
+    images, labels = next(batches)
+    return zeroshot_ce(model, images, labels, class_emb)
+
+
+def random_other_labels(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
+    """A uniformly random class for each label, never the label itself (shift by 1..C-1, mod C)."""
+    shift = torch.randint(1, num_classes, labels.shape, generator=generator).to(labels.device)
+    return (labels + shift) % num_classes
+
+
+def relabel_terms(model, head: ClassHead, forget: Batches, retain: Batches, retain_weight: float,
+                  generator: torch.Generator) -> Terms:
+    """Random-label fine-tuning (Amnesiac ML; SalUn's RL): the forget images learn a random other
+    class while the retain images keep their own (weighted by `retain_weight`; 0 drops the term)."""
+    images, labels = next(forget)
+    emb = head()
+    terms = {"train/forget_relabel_ce": zeroshot_ce(model, images, random_other_labels(
+        labels, emb.shape[0], generator), emb)}
+    if retain_weight:
+        terms["train/retain_ce"] = retain_weight * batch_ce(model, emb, retain)
+    return terms
+
+
+def label_generator(ctx) -> torch.Generator:
+    """A CPU generator seeded by the run seed: random labels are the same on every device."""
+    return torch.Generator().manual_seed(ctx.seed)

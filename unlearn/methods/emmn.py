@@ -1,0 +1,94 @@
+"""EMMN: zero-shot unlearning with error-maximising and error-minimising noise
+(Chundawat, Tarun, Mandal, Kankanhalli, "Zero-Shot Machine Unlearning", IEEE TIFS 2023).
+
+No training data is used. Noise images are optimised in image space against the model's
+zero-shot head (class prompts, training templates): for each forget class, noise that
+*maximises* the loss of that class (error-maximising); for every other class, noise that
+*minimises* the loss of its class (error-minimising, a stand-in for retain data). Both carry an
+L2 penalty on the noise. Impair: a short high-learning-rate fine-tune on both noises with their
+classes as labels. Repair: a fine-tune on the error-minimising noise only.
+
+The noise is class-level: with a subgroup forget spec it targets the whole forget class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, TensorDataset
+
+from unlearn.config.schema import MethodConfig
+from unlearn.data.base import ImageSet
+from unlearn.loops import Optimiser, batch_ce, trainable_and_head
+from unlearn.losses import zeroshot_ce
+from unlearn.methods import register
+
+
+@dataclass
+class EmmnConfig(MethodConfig):
+    noise_per_class: int = 16
+    noise_steps: int = 50
+    noise_lr: float = 0.1
+    noise_l2: float = 0.1  # weight of the noise's mean square in its objective
+    impair_lr: float = 1e-4
+    impair_steps: int = 10
+    repair_lr: float = 1e-5
+    repair_steps: int = 20
+    batch_size: int = 64
+
+
+def optimise_noise(model, class_emb: torch.Tensor, labels: torch.Tensor, image_shape: tuple[int, ...], maximise: bool,
+                   steps: int, lr: float, l2: float, generator: torch.Generator) -> torch.Tensor:
+    """Noise images (one per label) that raise (maximise=True) or lower the zero-shot loss of
+    their label, minus/plus an L2 penalty; the model is left untouched."""
+    noise = torch.randn((len(labels), *image_shape), generator=generator).to(labels.device).requires_grad_(True)
+    opt = torch.optim.Adam([noise], lr=lr)
+    sign = -1.0 if maximise else 1.0
+    for _ in range(steps):
+        loss = sign * zeroshot_ce(model, noise, labels, class_emb) + l2 * noise.pow(2).mean()
+        noise.grad, = torch.autograd.grad(loss, noise)
+        opt.step()
+    return noise.detach()
+
+
+def input_shape(model) -> tuple[int, int, int]:
+    """(3, H, W) the image tower expects: noise is sized from the model, no data is read."""
+    size = model.visual.image_size
+    return (3, size, size) if isinstance(size, int) else (3, *size)
+
+
+def noise_set(noise: torch.Tensor, labels: torch.Tensor) -> ImageSet:
+    return ImageSet(TensorDataset(noise.cpu(), labels.cpu()), labels.cpu().numpy())
+
+
+def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
+    return ImageSet(ConcatDataset([a.dataset, b.dataset]), np.concatenate([a.labels, b.labels]))
+
+
+@register("emmn", EmmnConfig)
+def emmn(ctx) -> None:
+    cfg, model = ctx.cfg, ctx.model
+    params, head = trainable_and_head(ctx)
+    forget_classes = set(ctx.task.forget_classes)
+    num_classes = len(ctx.bench.classnames)
+    image_shape = input_shape(model)
+    generator = torch.Generator().manual_seed(ctx.seed)
+
+    def noise_for(classes: list[int], maximise: bool) -> ImageSet:
+        labels = torch.tensor(classes, device=ctx.device).repeat_interleave(cfg.noise_per_class)
+        with torch.no_grad():
+            emb = head()
+        noise = optimise_noise(model, emb, labels, image_shape, maximise, ctx.steps(cfg.noise_steps), cfg.noise_lr,
+                               cfg.noise_l2, generator)
+        return noise_set(noise, labels)
+
+    maximising = noise_for(sorted(forget_classes), maximise=True)
+    minimising = noise_for([c for c in range(num_classes) if c not in forget_classes], maximise=False)
+
+    impair = ctx.batches(concat_sets(maximising, minimising), cfg.batch_size)
+    Optimiser(ctx, params, cfg.impair_lr).run(cfg.impair_steps, lambda: {"train/impair_ce": batch_ce(model, head(), impair)})
+    repair = ctx.batches(minimising, cfg.batch_size, seed_offset=1)
+    Optimiser(ctx, params, cfg.repair_lr).run(cfg.repair_steps, lambda: {"train/repair_ce": batch_ce(model, head(), repair)})
+

@@ -1,0 +1,27 @@
+"""Fine-tune (FT): train on the retain set only and let catastrophic forgetting erase the rest.
+
+The forget set is never read; whatever is forgotten is forgotten by drifting away from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unlearn.config.schema import MethodConfig
+from unlearn.loops import Optimiser, batch_ce, trainable_and_head
+from unlearn.methods import register
+
+
+@dataclass
+class FinetuneConfig(MethodConfig):
+    lr: float = 1e-4
+    steps: int = 100
+    batch_size: int = 64
+
+
+@register("finetune", FinetuneConfig)
+def finetune(ctx) -> None:
+    cfg, model = ctx.cfg, ctx.model
+    params, head = trainable_and_head(ctx)
+    retain = ctx.batches(ctx.task.retain_train, cfg.batch_size)
+    Optimiser(ctx, params, cfg.lr).run(cfg.steps, lambda: {"train/retain_ce": batch_ce(model, head(), retain)})

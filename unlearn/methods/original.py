@@ -1,0 +1,18 @@
+"""Original: no change. The reference row of every table (before = after by construction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unlearn.config.schema import MethodConfig
+from unlearn.methods import register
+
+
+@dataclass
+class OriginalConfig(MethodConfig):
+    pass
+
+
+@register("original", OriginalConfig)
+def original(ctx) -> None:
+    """Leaves ctx.model exactly as it is."""

@@ -1,0 +1,31 @@
+"""Random label (RL): fine-tune the forget images toward a random *other* class prompt, while the
+retain images keep their own class (Graves et al., "Amnesiac Machine Learning", AAAI 2021; the
+RL baseline of SalUn). Labels are zero-shot text logits over the dataset's class prompts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unlearn.config.schema import MethodConfig
+from unlearn.loops import Optimiser, label_generator, relabel_terms, trainable_and_head
+from unlearn.methods import register
+
+
+@dataclass
+class RandomLabelConfig(MethodConfig):
+    lr: float = 1e-5
+    steps: int = 60
+    batch_size: int = 64
+    retain_weight: float = 1.0  # weight of the retain images' own-class loss; 0: forget images only
+
+
+@register("random_label", RandomLabelConfig)
+def random_label(ctx) -> None:
+    cfg, model = ctx.cfg, ctx.model
+    params, head = trainable_and_head(ctx)
+    forget = ctx.batches(ctx.task.forget_train, cfg.batch_size)
+    retain = ctx.batches(ctx.task.retain_train, cfg.batch_size, seed_offset=1)
+    generator = label_generator(ctx)
+    Optimiser(ctx, params, cfg.lr).run(
+        cfg.steps, lambda: relabel_terms(model, head, forget, retain, cfg.retain_weight, generator))

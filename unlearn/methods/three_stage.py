@@ -1,0 +1,274 @@
+"""Three-stage subgroup forgetting: forget → remind → restore (Zhang, Liu, Fleming, Kompella,
+Xu, "Targeted Forgetting of Image Subgroups in CLIP Models", CVPR 2025, arXiv 2506.03117).
+
+Stage 1, forgetting. Blocks of the chosen towers are ranked by relative Fisher information
+(forget-set Fisher ÷ retain-set Fisher of the image–text cosine, unlearn/fisher.py); the top
+ones get LoRA adapters (unlearn/lora.py), everything else stays frozen. The adapters minimise
+the cosine between forget images and their class text until it falls below δ
+(losses.cosine_hinge), stopping early once a whole forget batch is below δ.
+
+Stage 2, reminding. The same adapters train on the retain set with the zero-shot loss plus
+distillation from the frozen original (KL of image-to-class-text logits, temperature T), while
+the forget term stays on so the subgroup is not relearned. The retain set is widened by copies
+aligned to the image tower's BatchNorm statistics (unlearn/alignment.py), standing in for the
+unavailable pretraining data; an EMA of the trained weights is what the stage returns.
+
+Stage 3, restoring. The adapters are merged (an ordinary CLIP state dict again) and the model
+is souped with the original, θ = a·θ_unlearned + (1 − a)·θ_original, a chosen on the
+calibration split (unlearn/souping.py); the a-curve goes to the logger and to
+`soup_curve.png` / `soup_curve.json` in the run folder.
+
+Ablation switches (the paper's): `relative_fisher=false` ranks by plain forget-set Fisher,
+`lora=false` fine-tunes the selected blocks fully, `align=false`, `distill=false`, `soup=false`.
+
+INFERRED (the paper's text leaves them open; defaults here, each a config value):
+- Fisher: mean of squared per-sample gradients of the cosine, summed over a block (`fisher_samples`
+  images per set); blocks as in unlearn/fisher.py; `selection=topk` with `top_k`, or `threshold`.
+  Candidates: the image tower's blocks (`towers=image`); `towers=both` lets text blocks compete,
+  but a text edit moves the class prompt for every image of the class, siblings included.
+- LoRA on every matrix / conv kernel of a selected block (`lora_rank`, `lora_alpha`).
+- δ (`delta`): null = per forget image, its current cosine to its best *wrong* class text minus
+  `delta_margin` (held fixed within a step): "below δ" then means the class text is no longer
+  the image's best match, whatever the overall cosine level. A fixed δ is not enough on its own:
+  stage 2 then moves the forget images to where every class text is far, their own still nearest.
+- Distillation: KL on image-to-class-text logits over the dataset's classes with the training
+  prompts, on retain and aligned images (`temperature`, `distill_weight`); forget term weight
+  `remind_forget_weight`.
+- Alignment: ε·tanh perturbations (`align_eps`, `align_steps`, `align_lr`) optimised against the
+  original tower's statistics; ViT fallback `align_fallback` = skip | noise.
+- EMA over the trained parameters (the adapters under LoRA), decay `ema_decay`.
+- Souping: θ_unlearned is the model after stage 2; grid `soup_grid` (steps of 0.05); rule
+  `soup_rule` (smallest a with calibration forget accuracy ≤ `soup_forget_target`, see
+  unlearn/souping.py), that accuracy counting an image as recognised while its class cosine is
+  within `soup_margin` of the best other class's (a buffer: the calibration forget set is small).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from unlearn.alignment import FALLBACKS, aligned_copies
+from unlearn.config.schema import MethodConfig
+from unlearn.data.base import ImageSet
+from unlearn.ema import WeightEMA
+from unlearn.errors import UnlearnError, choices
+from unlearn.fisher import SELECTIONS, block_fisher, model_blocks, relative_fisher, select_blocks
+from unlearn.io import write_json
+from unlearn.loops import Optimiser
+from unlearn.lora import add_lora, merge_lora
+from unlearn.losses import cosine_hinge, distillation_kl, image_text_cosines
+from unlearn.methods import register
+from unlearn.souping import RULES, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
+from unlearn.training import TOWERS, ClassHead, tower_of
+from unlearn.zeroshot import class_embeddings, zeroshot_logits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ThreeStageConfig(MethodConfig):
+    towers: str = "image"  # whose blocks layer selection ranks: image | text | both
+    batch_size: int = 32
+    # layer selection (stage 1)
+    relative_fisher: bool = True  # false: plain forget-set Fisher (ablation)
+    selection: str = "topk"  # topk | threshold
+    top_k: int = 3
+    fisher_threshold: float = 0.5  # threshold mode: blocks scoring >= this × the best score
+    fisher_samples: int = 256  # single-image gradients per set
+    # adapters
+    lora: bool = True  # false: full fine-tuning of the selected blocks (ablation)
+    lora_rank: int = 4
+    lora_alpha: float = 4.0
+    # stage 1: forgetting
+    forget_lr: float = 1e-3
+    forget_steps: int = 50
+    delta: Optional[float] = None  # fixed cosine threshold; null: the best wrong class's cosine − margin
+    delta_margin: float = 0.15
+    # stage 2: reminding
+    remind_lr: float = 1e-3
+    remind_steps: int = 50
+    remind_forget_weight: float = 30.0
+    distill: bool = True  # false: no distillation (ablation)
+    distill_weight: float = 1.0
+    temperature: float = 2.0
+    align: bool = True  # false: no aligned copies of the retain set (ablation)
+    align_steps: int = 20
+    align_lr: float = 0.1
+    align_eps: float = 0.5  # perturbation budget, in normalised pixel units
+    align_fallback: str = "skip"  # towers without BatchNorm: skip | noise
+    ema_decay: float = 0.9  # 0: no averaging
+    # stage 3: restoring
+    soup: bool = True  # false: keep the stage-2 model (ablation)
+    soup_grid: list[float] = field(default_factory=lambda: [round(0.05 * i, 2) for i in range(1, 21)])
+    soup_rule: str = "smallest_below"  # smallest_below | best_retain_below | best_score
+    soup_forget_target: float = 0.05
+    # a calibration forget image counts as recognised while its class cosine is within this margin
+    # of the best other class's: a safety buffer for small calibration sets (0: plain accuracy)
+    soup_margin: float = 0.05
+
+
+@register("three_stage", ThreeStageConfig)
+def three_stage(ctx) -> None:
+    cfg, model = ctx.cfg, ctx.model
+    check_choices(cfg)
+    model.eval()  # every stage trains in eval mode: BatchNorm keeps the pretraining statistics alignment matches
+    original = ctx.original  # snapshot before the first edit
+    blocks = select_layers(ctx)
+    params = make_trainable(model, blocks, cfg)
+    text_trains = any(tower_of(name) == "text" for names in blocks.values() for name in names)
+    head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
+                     text_trains=text_trains)
+    log.info("three_stage: blocks %s, %d trainable tensors", list(blocks), len(params))
+    ctx.logger.summary({"three_stage/blocks": ",".join(blocks), "three_stage/trainable_tensors": len(params)})
+
+    forget_stage(ctx, params, head)
+    ctx.log_stage("stage1")
+    remind_stage(ctx, params, head, original)
+    ctx.log_stage("stage2")
+    merge_lora(model)
+    if cfg.soup:
+        restore_stage(ctx, original)
+        ctx.log_stage("stage3")
+
+
+def check_choices(cfg) -> None:
+    """Fail at once, not stages later, on an unknown option name."""
+    for key, valid in (("towers", TOWERS), ("selection", SELECTIONS), ("align_fallback", FALLBACKS),
+                       ("soup_rule", RULES)):
+        if cfg[key] not in valid:
+            raise UnlearnError(f"unknown method.{key} {cfg[key]!r}; valid: {choices(valid)}")
+
+
+def select_layers(ctx) -> dict[str, list[str]]:
+    """The blocks stage 1 trains, by (relative) Fisher over the forget and retain sets."""
+    cfg, model = ctx.cfg, ctx.model
+    blocks = model_blocks(model, cfg.towers)
+    head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
+                     text_trains=cfg.towers != "image")
+
+    def fisher(images: ImageSet) -> dict[str, float]:
+        return block_fisher(model, blocks, images, head, cfg.fisher_samples, ctx.device, seed=ctx.seed)
+
+    forget = fisher(ctx.task.forget_train)
+    scores = relative_fisher(forget, fisher(ctx.task.retain_train)) if cfg.relative_fisher else forget
+    ctx.logger.table("fisher", ["block", "score"], [[b, s] for b, s in scores.items()])
+    chosen = select_blocks(scores, cfg.selection, cfg.top_k, cfg.fisher_threshold)
+    return {block: blocks[block] for block in chosen}
+
+
+def make_trainable(model: torch.nn.Module, blocks: dict[str, list[str]], cfg) -> list[torch.nn.Parameter]:
+    """Freeze the model; return the parameters that train: LoRA adapters on every matrix / conv
+    kernel of the chosen blocks, or (lora=false) all of the blocks' own parameters."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    named = dict(model.named_parameters())
+    names = [name for block in blocks.values() for name in block]
+    if cfg.lora:
+        return add_lora(model, [n for n in names if named[n].ndim >= 2], cfg.lora_rank, cfg.lora_alpha)
+    for name in names:
+        named[name].requires_grad_(True)
+    return [named[name] for name in names]
+
+
+def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, class_emb: torch.Tensor, cfg) -> torch.Tensor:
+    """Hinge of the images' cosine to their class text over δ (fixed, or per image: see the docstring)."""
+    cosines = image_text_cosines(model, images, class_emb)
+    own = cosines.gather(1, labels[:, None]).squeeze(1)
+    if cfg.delta is not None:
+        return cosine_hinge(own, cfg.delta)
+    rivals = cosines.detach().scatter(1, labels[:, None], -torch.inf).max(1).values
+    return cosine_hinge(own, rivals - cfg.delta_margin)
+
+
+def forget_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead) -> None:
+    """Stage 1: push forget images' cosine to their class text below δ (step budget, early stop)."""
+    cfg, model = ctx.cfg, ctx.model
+    opt = Optimiser(ctx, params, cfg.forget_lr)
+    batches = ctx.batches(ctx.task.forget_train, cfg.batch_size)
+    for _ in range(ctx.steps(cfg.forget_steps)):
+        images, labels = next(batches)
+        loss = forget_loss(model, images, labels, head(), cfg)
+        if loss.item() == 0:  # every image of the batch is below δ
+            break
+        opt.step({"stage1/forget_loss": loss})
+
+
+def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, original: torch.nn.Module) -> None:
+    """Stage 2: zero-shot loss + distillation on retain (and aligned) images, forget term kept;
+    the model ends with the EMA of the trained parameters."""
+    cfg, model = ctx.cfg, ctx.model
+    with torch.no_grad():
+        teacher_emb = class_embeddings(original, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates,
+                                       ctx.device)
+    opt = Optimiser(ctx, params, cfg.remind_lr)
+    ema = WeightEMA(params, cfg.ema_decay)
+    remind_images = remind_set(ctx, original)
+    ctx.logger.summary({"three_stage/remind_images": len(remind_images)})
+    retain = ctx.batches(remind_images, cfg.batch_size, seed_offset=1)
+    forget = ctx.batches(ctx.task.forget_train, cfg.batch_size, seed_offset=2)
+    for _ in range(ctx.steps(cfg.remind_steps)):
+        images, labels = next(retain)
+        emb = head()
+        logits = zeroshot_logits(model, images, emb)
+        terms = {"stage2/retain_ce": F.cross_entropy(logits, labels)}
+        if cfg.distill:
+            with torch.no_grad():
+                teacher = zeroshot_logits(original, images, teacher_emb)
+            terms["stage2/distill_kl"] = cfg.distill_weight * distillation_kl(logits, teacher, cfg.temperature)
+        forget_images, forget_labels = next(forget)
+        terms["stage2/forget_loss"] = cfg.remind_forget_weight * forget_loss(
+            model, forget_images, forget_labels, emb, cfg)
+        opt.step(terms)
+        ema.update()
+    ema.copy_to()
+
+
+def remind_set(ctx, original: torch.nn.Module) -> ImageSet:
+    """The retain set, plus (align=true) its copies aligned to the original's BatchNorm statistics."""
+    cfg, retain = ctx.cfg, ctx.task.retain_train
+    if not cfg.align:
+        return retain
+    images = torch.cat([x for x, _ in retain.loader(cfg.batch_size)]).to(ctx.device)
+    generator = torch.Generator().manual_seed(ctx.seed)
+    aligned = aligned_copies(original.visual, images, ctx.steps(cfg.align_steps), cfg.align_lr, cfg.align_eps,
+                             cfg.batch_size, cfg.align_fallback, generator)
+    if aligned is None:
+        return retain
+    labels = np.concatenate([retain.labels, retain.labels])
+    return ImageSet(TensorDataset(torch.cat([images, aligned]).cpu(), torch.as_tensor(labels)), labels,
+                    {k: np.concatenate([v, v]) for k, v in retain.attributes.items()})
+
+
+def restore_stage(ctx, original: torch.nn.Module) -> float:
+    """Stage 3: soup with the original; a chosen on the calibration split. Returns a."""
+    cfg, model = ctx.cfg, ctx.model
+    unlearned = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def measure(souped: torch.nn.Module) -> dict[str, float]:
+        emb = class_embeddings(souped, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device)
+        return {"forget/acc": calibration_accuracy(souped, ctx.task.calib_forget, emb, ctx.device, cfg.batch_size,
+                                                  margin=cfg.soup_margin),
+                "retain/acc": calibration_accuracy(souped, ctx.task.calib_retain, emb, ctx.device, cfg.batch_size)}
+
+    curve = soup_curve(model, original.state_dict(), unlearned, list(cfg.soup_grid), measure)
+    a = choose_a(curve, cfg.soup_rule, cfg.soup_forget_target)
+    model.load_state_dict(interpolate_states(original.state_dict(), unlearned, a))
+    log.info("soup: a = %g (%s); curve %s", a, cfg.soup_rule,
+             "  ".join(f"{p['a']:g}:{100 * p['forget/acc']:.0f}/{100 * p['retain/acc']:.0f}" for p in curve))
+    for point in curve:
+        ctx.log({f"stage3/soup_{k.replace('/', '_')}": v for k, v in point.items()})
+    ctx.logger.table("soup_curve", list(curve[0]), [list(p.values()) for p in curve])
+    ctx.logger.summary({"three_stage/soup_a": a})
+    if ctx.run_dir is not None:
+        write_json(ctx.run_dir / "soup_curve.json", {"rule": cfg.soup_rule, "forget_target": cfg.soup_forget_target,
+                                                      "forget_margin": cfg.soup_margin, "chosen_a": a, "curve": curve})
+        ctx.logger.image("soup_curve", plot_curve(curve, a, cfg.soup_forget_target, ctx.run_dir / "soup_curve.png"))
+    return a

@@ -1,0 +1,601 @@
+"""`python -m unlearn.report <sweep dir> ... [--out DIR]`: tables and plots from finished runs.
+
+Collects every run folder under the given folders (a run folder holds `metrics.json`,
+`status.json` and `.hydra/`), groups the complete ones by (dataset, forget, backbone, method,
+variant) and aggregates over seeds (mean ± sample std). The variant is what a run's command
+line changed beyond those groups and the seed (e.g. `method.lr=0.001`), and runs whose composed
+configs differ in anything else that determines the result are never averaged together.
+
+Writes into --out (default `<first dir>/report`):
+  results.md    one table per (dataset, forget) in the papers' column layout
+                (Target↓ Retain↑ Others↑ <zero-shot suites>↑ Score↑), the original model's row
+                (the runs' `before` metrics) first, published numbers right below a matching row
+  results.csv   the same rows, one line each, mean and std per metric
+  results.tex   the tables as LaTeX (booktabs)
+  tradeoff_<dataset>_<forget>.png   forget vs retain accuracy, one colour per method
+  soup_<...>.png                    the souping a-curve of groups whose runs wrote soup_curve.json
+
+Accuracies are in %, the score in points (0-100). Incomplete runs (no metrics.json, or a
+status other than complete) are skipped and listed. Works from the run folders alone (no W&B).
+
+Published numbers come from `experiments/reference/*.csv` (see its README): a reference row is
+shown below one of our rows when dataset, forget, backbone and method are equal and every
+`key=value` of its `settings` holds in the composed config of all the row's runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from unlearn.errors import UnlearnError
+from unlearn.io import atomic_write
+from unlearn.metrics import REQUIRED_KEYS
+from unlearn.run import RESULT_KEYS
+
+DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
+# folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own)
+PRUNED_DIRS = {"wandb", ".submitit", ".hydra"}
+# command-line keys that pick the row (dataset, forget, backbone, method, seed) or change only
+# bookkeeping; every other override of a run names its variant
+NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "backbone", "method", "experiment", "logger", "resume", "device",
+                    "num_threads", "save_checkpoint", "eval.batch_size"}
+# config fields that say where things are or how fast they load, not what is measured (at any depth,
+# e.g. dataset.root, eval.zeroshot.cifar10.root): two runs that differ only there are one setting
+LOCATION_FIELDS = {"root", "num_workers", "cache_dir", "download"}
+# the papers' methods last, baselines before them, the original model first
+METHOD_ORDER = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn",
+                "lipschitz", "space_adaptation", "three_stage")
+ACCURACY_COLUMNS = {"forget/acc": "Target ↓", "retain/acc": "Retain ↑", "others/acc": "Others ↑"}
+EXTRA_COLUMNS = {"score": "Score ↑", "time/unlearn_s": "Unlearn s"}
+
+
+@dataclass
+class Run:
+    path: Path
+    metrics: dict
+    variant: str  # the run's result-changing overrides beyond the row keys, e.g. "method.lr=0.001"
+    setting: str  # hash of the result config without the seed: runs that differ only by seed share it
+    base: str  # the same without the method: runs that share it measured the same original model
+    config: DictConfig | None
+    soup: dict[str, list] | None  # the souping a-curve, columns a / forget/acc / retain/acc [/ score]
+
+    @property
+    def block(self) -> tuple[str, str]:
+        return self.metrics["dataset"], self.metrics["forget"]
+
+
+@dataclass
+class Row:
+    """One table row: ours (aggregated over seeds), the original model, or published numbers."""
+
+    kind: str  # ours | original | published
+    backbone: str
+    method: str
+    variant: str = ""
+    values: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # key -> (mean, std)
+    seeds: list[int] = field(default_factory=list)
+    reference: str = ""  # published rows: paper and table
+    caveat: str = ""
+    runs: list[Run] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    dataset: str
+    forget: str
+    rows: list[Row]
+
+    @property
+    def suites(self) -> list[str]:
+        keys = {k for row in self.rows if row.kind != "published" for k in row.values if k.startswith("zeroshot/")}
+        return sorted(keys)
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        suites = [(k, f"{k.removeprefix('zeroshot/').removesuffix('/acc')} ↑") for k in self.suites]
+        return [*ACCURACY_COLUMNS.items(), *suites, *EXTRA_COLUMNS.items()]
+
+    @property
+    def slug(self) -> str:
+        return _slug(f"{self.dataset}_{self.forget}")
+
+
+# ---------------------------------------------------------------- collecting runs
+
+def find_run_dirs(roots: list[Path]) -> list[Path]:
+    """Every folder under roots that looks like a run folder (results, status or Hydra config)."""
+    found = []
+    for root in roots:
+        for folder, subdirs, files in os.walk(root):
+            if {"metrics.json", "status.json"} & set(files) or ".hydra" in subdirs:
+                found.append(Path(folder))
+            subdirs[:] = sorted(d for d in subdirs if d not in PRUNED_DIRS)
+    return found
+
+
+def load_run(path: Path) -> Run | str:
+    """The run in `path`, or why it is skipped."""
+    status = _read_json(path / "status.json")
+    state = status.get("status") if isinstance(status, dict) else None
+    if not (path / "metrics.json").is_file():
+        if state == "failed":
+            return f"failed ({status.get('error', 'no error recorded')})"
+        return f"incomplete (status {state})" if state else "incomplete (no status.json or metrics.json)"
+    if state not in (None, "complete"):
+        return f"status {state} (metrics.json is from an earlier attempt)"
+    metrics = _read_json(path / "metrics.json")
+    if not isinstance(metrics, dict):
+        return "unreadable metrics.json"
+    missing = [k for k in ("before", "after", "score", "method", "forget", "backbone", "dataset", "seed")
+               if k not in metrics]
+    missing += [f"{phase}/{k}" for phase in ("before", "after") for k in REQUIRED_KEYS
+                if k not in metrics.get(phase, {})]
+    if missing:
+        return f"incomplete metrics.json (missing {', '.join(missing)})"
+    config = OmegaConf.load(path / ".hydra" / "config.yaml") if (path / ".hydra" / "config.yaml").is_file() else None
+    overrides = (list(OmegaConf.load(path / ".hydra" / "overrides.yaml"))
+                 if (path / ".hydra" / "overrides.yaml").is_file() else [])
+    return Run(path=path, metrics=metrics, variant=variant_label(overrides),
+               setting=_config_digest(config, exclude={"seed"}), base=_config_digest(config, exclude={"seed", "method"}),
+               config=config, soup=read_soup_curve(path / "soup_curve.json"))
+
+
+def variant_label(overrides: list[str]) -> str:
+    """The overrides that make this run a variant of its method, sorted: 'method.lr=0.001 method.steps=50'."""
+    kept = []
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOCATION_FIELDS
+                and not key.startswith(("logger.", "hydra."))):
+            kept.append(override.lstrip("+~"))
+    return " ".join(sorted(kept))
+
+
+def read_soup_curve(path: Path) -> dict[str, list] | None:
+    """soup_curve.json as columns. Two layouts are read: {"a": [...], "forget/acc": [...], ...} and
+    {"curve": [{"a": .., "forget/acc": .., ...}, ...], "chosen_a": ..} (three_stage's)."""
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("curve"), list):
+        points = data["curve"]
+        columns = {k: [p.get(k) for p in points] for k in points[0]} if points else {}
+    else:
+        columns = {k: v for k, v in data.items() if isinstance(v, list)}
+    if "a" not in columns or "forget/acc" not in columns:
+        return None
+    if "chosen_a" in data:
+        columns["chosen_a"] = [data["chosen_a"]]
+    return columns
+
+
+def collect(roots: list[Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        raise UnlearnError(f"no such folder: {', '.join(missing)}; give sweep or run folders (e.g. outputs/multiruns/<sweep>)")
+    runs, skipped = [], []
+    for path in find_run_dirs(roots):
+        run = load_run(path)
+        if isinstance(run, Run):
+            runs.append(run)
+        else:
+            skipped.append((path, run))
+    return runs, skipped
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _config_digest(config: DictConfig | None, exclude: set[str]) -> str:
+    if config is None:
+        return ""
+    parts = {k: _without_location(OmegaConf.to_container(config[k], resolve=False))
+             if OmegaConf.is_config(config[k]) else config[k] for k in RESULT_KEYS if k not in exclude and k in config}
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
+def _without_location(node):
+    if isinstance(node, dict):
+        return {k: _without_location(v) for k, v in node.items() if k not in LOCATION_FIELDS}
+    return node
+
+
+# ---------------------------------------------------------------- aggregating
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for a single value)."""
+    array = np.asarray(values, dtype=float)
+    return float(array.mean()), (float(array.std(ddof=1)) if len(array) > 1 else None)
+
+
+def display_value(key: str, value: float) -> float:
+    """Accuracies in %, the score and times as they are."""
+    return 100.0 * value if key.endswith("/acc") else value
+
+
+def aggregate(phase_dicts: list[dict[str, float]], extras: list[dict[str, float]] = ()) -> dict:
+    keys = {k for d in phase_dicts for k in d}
+    values = {k: mean_std([display_value(k, d[k]) for d in phase_dicts if k in d]) for k in sorted(keys)}
+    for key in EXTRA_COLUMNS:
+        present = [e[key] for e in extras if key in e]
+        if present:
+            values[key] = mean_std(present)
+    return values
+
+
+def one_run_per_seed(runs: list[Run], skipped: list[tuple[Path, str]]) -> list[Run]:
+    """Identical configs and seed give identical results: count each seed once (the first found,
+    in the order the folders were given)."""
+    kept: dict[int, Run] = {}
+    for run in runs:
+        seed = run.metrics["seed"]
+        if seed in kept:
+            skipped.append((run.path, f"duplicate of {kept[seed].path} (same setting and seed)"))
+        else:
+            kept[seed] = run
+    return [kept[s] for s in sorted(kept)]
+
+
+def build_tables(runs: list[Run], references: list[dict], skipped: list[tuple[Path, str]]) -> list[Table]:
+    blocks: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        blocks[run.block].append(run)
+    return [Table(dataset, forget, _block_rows(dataset, forget, blocks[(dataset, forget)], references, skipped))
+            for dataset, forget in sorted(blocks)]
+
+
+def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dict], skipped) -> list[Row]:
+    rows = []
+
+    def with_published(row: Row) -> list[Row]:
+        return [row] + [Row("published", row.backbone, row.method, ref["settings"], values=ref["values"],
+                            reference=f"{ref['paper']}, table {ref['table']}", caveat=ref["caveat"])
+                        for ref in references if reference_matches(ref, row, dataset, forget)]
+
+    for backbone in sorted({r.metrics["backbone"] for r in runs}):
+        mine = [r for r in runs if r.metrics["backbone"] == backbone]
+        bases = sorted({r.base for r in mine})
+        for base in bases:
+            tag = f" [cfg {base}]" if len(bases) > 1 else ""
+            rows += with_published(_original_row(backbone, [r for r in mine if r.base == base], tag))
+        groups: dict[tuple, list[Run]] = defaultdict(list)
+        for run in mine:
+            groups[(run.metrics["method"], run.variant, run.setting)].append(run)
+        labels = defaultdict(set)
+        for method, variant, setting in groups:
+            labels[(method, variant)].add(setting)
+        for method, variant, setting in sorted(groups, key=lambda k: (_method_rank(k[0]), k[1], k[2])):
+            group = one_run_per_seed(groups[(method, variant, setting)], skipped)
+            tag = f" [cfg {setting}]" if len(labels[(method, variant)]) > 1 else ""
+            row = Row("ours", backbone, method, variant + tag, seeds=[r.metrics["seed"] for r in group], runs=group,
+                      values=aggregate([r.metrics["after"] for r in group], [r.metrics for r in group]))
+            rows += with_published(row)
+    return rows
+
+
+def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
+    """The original model, from the runs' `before` metrics (one measurement per seed)."""
+    per_seed = {}
+    for run in runs:
+        per_seed.setdefault(run.metrics["seed"], run.metrics["before"])
+    return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
+               values=aggregate([per_seed[s] for s in sorted(per_seed)]))
+
+
+def _method_rank(method: str) -> tuple[int, str]:
+    # methods not in METHOD_ORDER go with the baselines, before the papers' two methods
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER) - 2, method)
+
+
+# ---------------------------------------------------------------- published numbers
+
+REFERENCE_FIELDS = ("paper", "table", "dataset", "forget", "backbone", "method", "settings", "caveat")
+
+
+def load_references(folder: Path | None) -> list[dict]:
+    """Rows of every CSV in `folder`: REFERENCE_FIELDS plus metric columns (`forget/acc`, ...,
+    `score`) in % / points, empty where the paper reports none."""
+    if folder is None or not folder.is_dir():
+        return []
+    rows = []
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [f for f in REFERENCE_FIELDS if f not in (reader.fieldnames or [])]
+            if missing:
+                raise UnlearnError(f"reference file {path} lacks column(s) {', '.join(missing)}; "
+                                   f"expected {', '.join(REFERENCE_FIELDS)} and metric columns")
+            rows += [_reference_row(path, line) for line in reader]
+    return rows
+
+
+def _reference_row(path: Path, line: dict[str, str]) -> dict:
+    row = {k: line[k] or "" for k in REFERENCE_FIELDS}
+    try:
+        row["values"] = {k: (float(v), None) for k, v in line.items() if _is_metric(k) and v}
+    except ValueError as err:
+        raise UnlearnError(f"reference file {path}: {err} in the row {line['method']}/{line['backbone']}") from None
+    return row
+
+
+def _is_metric(column: str) -> bool:
+    return column.endswith("/acc") or column == "score"
+
+
+def reference_matches(ref: dict, row: Row, dataset: str, forget: str) -> bool:
+    if (ref["dataset"], ref["forget"], ref["backbone"], ref["method"]) != (dataset, forget, row.backbone, row.method):
+        return False
+    settings = [s.split("=", 1) for s in ref["settings"].split()]
+    if row.kind == "original":  # the models before unlearning: no method settings to check
+        return not settings
+    return all(run.config is not None
+               and OmegaConf.select(run.config, key, throw_on_resolution_failure=False) == yaml.safe_load(value)
+               for run in row.runs for key, value in settings)
+
+
+# ---------------------------------------------------------------- writing tables
+
+def format_cell(values: dict, key: str) -> str:
+    if key not in values or values[key][0] is None or math.isnan(values[key][0]):
+        return "–"
+    mean, std = values[key]
+    return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
+
+
+def _method_label(row: Row, note: int | None) -> str:
+    if row.kind == "published":
+        return f"↳ published ({row.reference})" + (f" [{note}]" if note else "")
+    return "original (before)" if row.kind == "original" else row.method
+
+
+def _notes(tables: list[Table]) -> dict[str, int]:
+    """Caveat text -> footnote number, in order of first appearance."""
+    notes: dict[str, int] = {}
+    for table in tables:
+        for row in table.rows:
+            if row.caveat and row.caveat not in notes:
+                notes[row.caveat] = len(notes) + 1
+    return notes
+
+
+def _has_variants(table: Table) -> bool:
+    return any(row.variant for row in table.rows)
+
+
+def _row_cells(table: Table, row: Row, notes: dict[str, int]) -> list[str]:
+    cells = [row.backbone, _method_label(row, notes.get(row.caveat))]
+    if _has_variants(table):
+        cells.append(row.variant)
+    cells.append(str(len(row.seeds)) if row.seeds else "–")
+    return cells + [format_cell(row.values, key) for key, _ in table.columns]
+
+
+def _header(table: Table) -> list[str]:
+    return ["Backbone", "Method", *(["Variant"] if _has_variants(table) else []), "n",
+            *[label for _, label in table.columns]]
+
+
+def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[str, list[Path]]) -> str:
+    notes = _notes(tables)
+    lines = ["# Results", "",
+             "Zero-shot top-1 accuracy in %, Score in points (0-100); mean ± sample std over n seeds. "
+             "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
+             "further columns: held-out zero-shot suites. `original (before)`: the model before unlearning (the "
+             "runs' `before` metrics); `original`: runs of the no-op method. `↳ published`: the paper's numbers for the row above.", ""]
+    for table in tables:
+        lines += [f"## {table.dataset} · {table.forget}", "", "| " + " | ".join(_header(table)) + " |",
+                  "|" + "---|" * len(_header(table))]
+        lines += ["| " + " | ".join(_row_cells(table, row, notes)) + " |" for row in table.rows]
+        lines += [""] + [f"![{path.stem}]({path.name})" for path in plots.get(table.slug, [])] + [""]
+    if notes:
+        lines += ["Notes on published numbers:", ""] + [f"[{n}] {text}" for text, n in notes.items()] + [""]
+    if skipped:
+        lines += [f"## Skipped runs ({len(skipped)})", ""] + [f"- `{path}`: {why}" for path, why in skipped] + [""]
+    return "\n".join(lines)
+
+
+def csv_rows(tables: list[Table]) -> tuple[list[str], list[list]]:
+    keys = list(dict.fromkeys(key for table in tables for key, _ in table.columns))
+    header = ["dataset", "forget", "backbone", "row", "method", "variant", "n", "seeds", "reference", "caveat"]
+    header += [name for key in keys for name in (key, f"{key} std")]
+    rows = []
+    for table in tables:
+        for row in table.rows:
+            values = [v for key in keys for v in row.values.get(key, ("", ""))]
+            rows.append([table.dataset, table.forget, row.backbone, row.kind, row.method, row.variant,
+                         len(row.seeds) or "", " ".join(map(str, row.seeds)), row.reference, row.caveat,
+                         *["" if v is None else v for v in values]])
+    return header, rows
+
+
+def latex(tables: list[Table]) -> str:
+    notes = _notes(tables)
+    out = ["% Generated by python -m unlearn.report; needs \\usepackage{booktabs}."]
+    for table in tables:
+        header = [_tex(cell) for cell in _header(table)]
+        out += ["", "\\begin{table}[t]", "\\centering",
+                f"\\caption{{{_tex(table.dataset)}: forget {_tex(table.forget)}. Accuracy (\\%), mean $\\pm$ std "
+                "over $n$ seeds.}",
+                "\\begin{tabular}{" + "l" * (len(header) - len(table.columns)) + "r" * len(table.columns) + "}",
+                "\\toprule", " & ".join(header) + " \\\\", "\\midrule"]
+        for row in table.rows:
+            cells = [_tex(cell) for cell in _row_cells(table, row, notes)]
+            if row.kind == "published":
+                cells[1] = f"\\quad\\textit{{published ({_tex(row.reference)})}}" + (
+                    f"\\textsuperscript{{{notes[row.caveat]}}}" if row.caveat else "")
+            out.append(" & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}"]
+        used = sorted({notes[r.caveat] for r in table.rows if r.caveat})
+        out += [f"\\par\\footnotesize\\textsuperscript{{{n}}} {_tex(text)}" for text, n in notes.items() if n in used]
+        out.append("\\end{table}")
+    return "\n".join(out) + "\n"
+
+
+def _tex(text: str) -> str:
+    for plain, escaped in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("#", "\\#"), ("_", "\\_"),
+                           ("±", "$\\pm$"), ("↓", "$\\downarrow$"), ("↑", "$\\uparrow$"), ("–", "--"),
+                           ("↳ ", "")):
+        text = text.replace(plain, escaped)
+    return text
+
+
+# ---------------------------------------------------------------- plots
+
+def _figure(width: float, height: float):
+    # a bare Figure on the Agg canvas: no pyplot state, no display needed
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+
+
+def _colours(tables: list[Table]) -> dict[str, str]:
+    methods = sorted({row.method for t in tables for row in t.rows if row.kind == "ours"}, key=_method_rank)
+    palette = [f"C{i}" for i in range(10)] + ["olive", "teal", "navy", "maroon", "gold"]
+    return {m: palette[i % len(palette)] for i, m in enumerate(methods)}
+
+
+def plot_tradeoff(table: Table, colours: dict[str, str], path: Path) -> Path:
+    """Target (forget) vs retain accuracy after unlearning, one panel per backbone."""
+    backbones = list(dict.fromkeys(row.backbone for row in table.rows))
+    fig = _figure(4.6 * len(backbones), 4.0)
+    for ax, backbone in zip(fig.subplots(1, len(backbones), squeeze=False)[0], backbones):
+        shown = set()
+        for row in (r for r in table.rows if r.backbone == backbone):
+            if "forget/acc" not in row.values or "retain/acc" not in row.values:
+                continue
+            (x, xerr), (y, yerr) = row.values["forget/acc"], row.values["retain/acc"]
+            label = {"original": "original (before)", "ours": row.method, "published": "published"}[row.kind]
+            style = {"original": dict(marker="*", color="black", markersize=12),
+                     "ours": dict(marker="o", color=colours.get(row.method, "grey"), markersize=7),
+                     "published": dict(marker="s", color=colours.get(row.method, "grey"), markersize=8,
+                                       markerfacecolor="none")}[row.kind]
+            ax.errorbar([x], [y], xerr=[xerr or 0], yerr=[yerr or 0], linestyle="none", capsize=2,
+                        label=None if (row.kind, label) in shown else label, **style)
+            shown.add((row.kind, label))
+        ax.set(xlim=(-4, 104), ylim=(-4, 104))  # the whole range: panels and tables compare at a glance
+        ax.set_xlabel("Target (forget) accuracy %  ↓")
+        ax.set_ylabel("Retain accuracy %  ↑")
+        ax.set_title(f"{table.forget}\n{table.dataset} · {backbone}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_soup(table: Table, row: Row, path: Path) -> Path:
+    """The souping a-curve of every run in the row (one thin line per seed)."""
+    fig = _figure(5.0, 3.6)
+    ax = fig.subplots()
+    for i, run in enumerate(r for r in row.runs if r.soup):
+        curve, first = run.soup, i == 0
+        ax.plot(curve["a"], [100 * v for v in curve["forget/acc"]], "o-", color="C3", alpha=0.7, markersize=3,
+                label="forget (%)" if first else None)
+        if "retain/acc" in curve:
+            ax.plot(curve["a"], [100 * v for v in curve["retain/acc"]], "s-", color="C0", alpha=0.7, markersize=3,
+                    label="retain (%)" if first else None)
+        if "score" in curve:
+            ax.plot(curve["a"], curve["score"], "--", color="C2", alpha=0.7, label="score" if first else None)
+        for a in curve.get("chosen_a", []):
+            ax.axvline(a, color="black", linestyle=":", alpha=0.6, label="chosen a" if first else None)
+    ax.set_xlabel("a  (θ = a·θ_unlearned + (1 − a)·θ_original)")
+    ax.set_ylabel("accuracy (%) / score")
+    ax.set_title(f"{row.method} {row.variant} · {row.backbone} · {table.forget}".replace("  ", " "), fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def write_plots(tables: list[Table], out: Path) -> dict[str, list[Path]]:
+    colours = _colours(tables)
+    plots: dict[str, list[Path]] = {}
+    for table in tables:
+        paths = [plot_tradeoff(table, colours, out / f"tradeoff_{table.slug}.png")]
+        for i, row in enumerate(table.rows):
+            if any(run.soup for run in row.runs):
+                name = f"soup_{table.slug}_{_slug(row.backbone)}_{_slug(row.method)}_{i}.png"
+                paths.append(plot_soup(table, row, out / name))
+        plots[table.slug] = paths
+    return plots
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+# ---------------------------------------------------------------- entrypoint
+
+def report(dirs: list[Path], out: Path, reference_dir: Path | None) -> tuple[list[Table], list[tuple[Path, str]]]:
+    """Collect, aggregate and write every output; returns the tables and the skipped runs."""
+    runs, skipped = collect(dirs)
+    if not runs:
+        raise UnlearnError(f"no complete runs under {', '.join(map(str, dirs))} ({len(skipped)} incomplete); "
+                           "a complete run folder holds metrics.json and a status.json saying complete")
+    tables = build_tables(runs, load_references(reference_dir), skipped)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(tables, out)
+    atomic_write(out / "results.md", lambda tmp: tmp.write_text(markdown(tables, skipped, plots)))
+    header, rows = csv_rows(tables)
+    atomic_write(out / "results.csv", lambda tmp: _write_csv(tmp, header, rows))
+    atomic_write(out / "results.tex", lambda tmp: tmp.write_text(latex(tables)))
+    return tables, skipped
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unlearn.report",
+                                     description="Tables (Markdown, CSV, LaTeX) and plots from finished runs.")
+    parser.add_argument("dirs", nargs="+", type=Path, help="sweep or run folders, searched recursively")
+    parser.add_argument("--out", type=Path, help="where to write (default: <first dir>/report)")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE_DIR,
+                        help="folder of published-number CSVs (default: experiments/reference)")
+    parser.add_argument("--no-reference", action="store_true", help="do not show published numbers")
+    args = parser.parse_args(argv)
+    out = args.out or args.dirs[0] / "report"
+    try:
+        if not args.no_reference and args.reference != DEFAULT_REFERENCE_DIR and not args.reference.is_dir():
+            raise UnlearnError(f"no such reference folder: {args.reference}")
+        tables, skipped = report(args.dirs, out, None if args.no_reference else args.reference)
+    except UnlearnError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for path, why in skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    runs = sum(len(row.seeds) for t in tables for row in t.rows if row.kind == "ours")
+    print(f"{runs} runs in {len(tables)} table(s), {len(skipped)} skipped; wrote {out}/results.md, results.csv, "
+          "results.tex and plots")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
