@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow pretrain tables clean
+.PHONY: setup run test test-slow pretrain tables tables-synthetic clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,13 @@ DIRS ?=
 tables: setup
 	@test -n "$(DIRS)" || { echo 'usage: make tables DIRS="<sweep or run dir> ..." [OUT=<report dir>]'; exit 2; }
 	$(PY) -m unlearn.report $(DIRS) $(if $(OUT),--out $(OUT))
+
+# Every *_synthetic preset (the papers' tables on the embedded benchmark, CPU) as sweeps under
+# outputs/tables/synthetic/<preset>, then their report; re-running resumes. REPORT= moves the report
+# (the committed one: make tables-synthetic REPORT=experiments/results/synthetic).
+REPORT ?=
+tables-synthetic: setup
+	$(PY) experiments/reproduce.py --synthetic $(if $(REPORT),--report $(REPORT)) $(ARGS)
 
 clean:
 	rm -rf outputs/runs outputs/multiruns

@@ -61,4 +61,5 @@ def cli(tmp_path):
     return run
 
 
-DEBUG = ("debug=default", "logger=none")
+# the debug preset with the quickest method and no logger: a whole job in seconds
+DEBUG = ("debug=default", "logger=none", "method=grad_ascent")

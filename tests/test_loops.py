@@ -47,3 +47,11 @@ def test_loop_sums_terms_logs_each_and_respects_the_step_cap():
     Optimiser(ctx, [w], lr=0.5).run(10, lambda: {"a": 2 * w, "b": -w.detach() + 1.0})
     assert len(ctx.logged) == 2 and set(ctx.logged[0]) == {"a", "b"}
     assert w.item() < 0  # descends the sum: d(2w)/dw > 0
+
+
+def test_loop_stops_after_the_step_at_which_stop_holds():
+    w = torch.nn.Parameter(torch.tensor(0.0))
+    ctx = StepCounter()
+    taken = Optimiser(ctx, [w], lr=0.5).run(10, lambda: {"a": w}, stop=lambda: len(ctx.logged) == 3)
+    assert taken == 3 and len(ctx.logged) == 3
+    assert Optimiser(StepCounter(max_steps=4), [w], lr=0.5).run(10, lambda: {"a": w}) == 4

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from unlearn.losses import zeroshot_ce
 from unlearn.training import ClassHead, trainable_parameters
+from unlearn.zeroshot import zeroshot_logits
 
 Terms = dict[str, torch.Tensor]  # named loss terms, already weighted; their sum is minimised
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
@@ -50,16 +52,35 @@ class Optimiser:
         self.opt.step()
         self.ctx.log({name: value.item() for name, value in terms.items()})
 
-    def run(self, steps: int, terms: Callable[[], Terms]) -> None:
-        """`steps` steps (capped by method.max_steps), each on freshly computed `terms()`."""
-        for _ in range(self.ctx.steps(steps)):
+    def run(self, steps: int, terms: Callable[[], Terms], stop: Callable[[], bool] | None = None) -> int:
+        """`steps` steps (capped by method.max_steps), each on freshly computed `terms()`; ends
+        early after a step at which `stop()` holds. Returns the number of steps taken."""
+        for taken in range(1, self.ctx.steps(steps) + 1):
             self.step(terms())
+            if stop is not None and stop():
+                return taken
+        return self.ctx.steps(steps)
 
 
 def batch_ce(model, class_emb: torch.Tensor, batches: Batches) -> torch.Tensor:
     """Zero-shot cross-entropy of the next batch against its true labels."""
     images, labels = next(batches)
     return zeroshot_ce(model, images, labels, class_emb)
+
+
+class BatchAccuracy:
+    """Zero-shot cross-entropy of the next batch, remembering the batch's accuracy (measured
+    before the step, at no extra cost): for loops that stop once the forget set is forgotten."""
+
+    def __init__(self, model, batches: Batches):
+        self.model, self.batches = model, batches
+        self.last = float("nan")
+
+    def ce(self, class_emb: torch.Tensor) -> torch.Tensor:
+        images, labels = next(self.batches)
+        logits = zeroshot_logits(self.model, images, class_emb)
+        self.last = (logits.argmax(1) == labels).float().mean().item()
+        return F.cross_entropy(logits, labels)
 
 
 def random_other_labels(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:

@@ -118,7 +118,8 @@ def _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, 
     log.info("before: %s", _fmt(before))
 
     ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task, cfg=cfg.method,
-                         device=device, seed=cfg.seed, logger=logger, evaluate=evaluator, run_dir=run_dir)
+                         device=device, seed=cfg.seed, logger=logger, evaluate=evaluator, run_dir=run_dir,
+                         backbone=cfg.backbone.name)
     seed_everything(cfg.seed)
     start = time.perf_counter()
     method.run(ctx)

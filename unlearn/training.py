@@ -34,6 +34,12 @@ def trainable_parameters(model: torch.nn.Module, towers: str) -> list[torch.nn.P
     return chosen
 
 
+def input_shape(model) -> tuple[int, int, int]:
+    """(3, H, W) the image tower expects: synthetic inputs are sized from the model, no data is read."""
+    size = model.visual.image_size
+    return (3, size, size) if isinstance(size, int) else (3, *size)
+
+
 class ClassHead:
     """Class text embeddings for training losses: computed once when the text tower is frozen,
     recomputed with gradients on every call when it trains."""

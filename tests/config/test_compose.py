@@ -33,7 +33,7 @@ def test_forget_presets_name_their_kind():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("method.lrr=1", "Key 'lrr' not in 'GradAscentConfig'"),
+    ("method.lrr=1", "Key 'lrr' not in 'ThreeStageConfig'"),
     ("method=nope", "Could not find 'method/nope'"),
     ("seed=abc", "Value 'abc' of type 'str' could not be converted to Integer"),
     ("dataset.test_per_combo=1.5", "could not be converted to Integer"),

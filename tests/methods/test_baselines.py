@@ -42,9 +42,11 @@ def test_acceptance_sweep_writes_every_metrics_json(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default():
-    """In process on the default (synthetic, tiny_rn, red circles), each method on a fresh copy."""
-    cfg = compose_config("logger=none")
+@pytest.mark.parametrize("forget", ["synthetic_subgroup_red_circle", "synthetic_class_circle"])
+def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default(forget):
+    """In process on the embedded default (synthetic, tiny_rn) with a subgroup and a class preset,
+    each method on a fresh copy."""
+    cfg = compose_config("logger=none", f"forget={forget}")
     base, tokenizer = build_backbone(cfg.backbone)
     bench = build_benchmark(cfg.dataset, transform=eval_transform(base))
     task = build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
@@ -54,7 +56,7 @@ def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default():
     for method in BASELINES:
         model = copy.deepcopy(base)
         ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task,
-                             cfg=compose_config("logger=none", f"method={method}").method,
+                             cfg=compose_config("logger=none", f"forget={forget}", f"method={method}").method,
                              device=torch.device("cpu"), seed=cfg.seed, logger=NullLogger(), evaluate=evaluate)
         seed_everything(cfg.seed)
         get_method(method).run(ctx)

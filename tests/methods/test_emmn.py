@@ -7,7 +7,8 @@ from tests.methods.helpers import changed, weights, without
 from unlearn.losses import zeroshot_ce
 from unlearn.loops import trainable_and_head
 from unlearn.methods import get_method
-from unlearn.methods.emmn import input_shape, optimise_noise
+from unlearn.methods.emmn import optimise_noise
+from unlearn.training import input_shape
 
 
 def test_noise_raises_or_lowers_the_loss_and_leaves_the_model(method_ctx):

@@ -5,8 +5,6 @@ import time
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
@@ -144,22 +142,15 @@ def test_soup_switch_keeps_the_stage2_model(debug_setting, default_run):
 SWITCHES = ("relative_fisher", "lora", "align", "distill", "soup")
 
 
-def test_ablation_preset_sweeps_every_switch():
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["experiment=three_stage_ablation"], return_hydra_config=True)
-    assert cfg.hydra.mode == RunMode.MULTIRUN
-    assert dict(cfg.hydra.sweeper.params) == {f"method.{s}": "true,false" for s in SWITCHES}
-    assert cfg.method.name == "three_stage" and cfg.backbone.name == "tiny_rn"
-
-
 @pytest.mark.slow
 def test_ablation_preset_runs_all_variants_as_one_multirun(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli("experiment=three_stage_ablation", *DEBUG, f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    proc = run_cli("experiment=three_stage_ablation_synthetic", *DEBUG, "seed=0", f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     finished = [job for job in sweep.iterdir() if (job / "metrics.json").is_file()]
     methods = [OmegaConf.load(job / ".hydra" / "config.yaml").method for job in finished]
-    assert len({tuple(method[s] for s in SWITCHES) for method in methods}) == 2 ** len(SWITCHES)
+    variants = {tuple(method[s] for s in SWITCHES) for method in methods}
+    assert len(variants) == 1 + len(SWITCHES) and (True,) * len(SWITCHES) in variants  # full + each one off
 
 
 # --- effectiveness on the embedded benchmark (acceptance of the issue) ---------------------------

@@ -27,6 +27,7 @@ class UnlearnContext:
     # evaluate(model) -> (metrics, per-class accuracy); used for per-stage metrics
     evaluate: Callable
     run_dir: Path | None = None  # the run folder, for a method's own files (plots); None outside a run
+    backbone: str | None = None  # the backbone config's name (e.g. rn50), for per-backbone defaults
     stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     _step: int = 0
 

@@ -9,6 +9,11 @@ L2 penalty on the noise. Impair: a short high-learning-rate fine-tune on both no
 classes as labels. Repair: a fine-tune on the error-minimising noise only.
 
 The noise is class-level: with a subgroup forget spec it targets the whole forget class.
+
+Default `towers=text` (our choice): in the original the impair step's large gradients wreck the
+forget class's weights in the classifier head; CLIP's analogue of those weights is the class
+prompt's text embedding. With the image tower training instead, learning "noise → forget class"
+pulls the images of every other class toward it on this benchmark, and the forget class stays.
 """
 
 from __future__ import annotations
@@ -24,16 +29,18 @@ from unlearn.data.base import ImageSet
 from unlearn.loops import Optimiser, batch_ce, trainable_and_head
 from unlearn.losses import zeroshot_ce
 from unlearn.methods import register
+from unlearn.training import input_shape
 
 
 @dataclass
 class EmmnConfig(MethodConfig):
+    towers: str = "text"
     noise_per_class: int = 16
     noise_steps: int = 50
     noise_lr: float = 0.1
     noise_l2: float = 0.1  # weight of the noise's mean square in its objective
-    impair_lr: float = 1e-4
-    impair_steps: int = 10
+    impair_lr: float = 2e-3
+    impair_steps: int = 15
     repair_lr: float = 1e-5
     repair_steps: int = 20
     batch_size: int = 64
@@ -51,12 +58,6 @@ def optimise_noise(model, class_emb: torch.Tensor, labels: torch.Tensor, image_s
         noise.grad, = torch.autograd.grad(loss, noise)
         opt.step()
     return noise.detach()
-
-
-def input_shape(model) -> tuple[int, int, int]:
-    """(3, H, W) the image tower expects: noise is sized from the model, no data is read."""
-    size = model.visual.image_size
-    return (3, size, size) if isinstance(size, int) else (3, *size)
 
 
 def noise_set(noise: torch.Tensor, labels: torch.Tensor) -> ImageSet:

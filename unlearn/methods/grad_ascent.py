@@ -1,27 +1,34 @@
 """Gradient ascent (GA): maximise the zero-shot loss of the forget images.
 
 The naive baseline of both papers: nothing holds the retain set in place, so it over-forgets.
+Ascent is unbounded, so a fixed step budget either stops short or destroys everything; the loop
+therefore ends once a forget batch is classified at or below `stop_acc` (null: run all `steps`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from unlearn.config.schema import MethodConfig
-from unlearn.loops import Optimiser, batch_ce, trainable_and_head
+from unlearn.loops import BatchAccuracy, Optimiser, trainable_and_head
 from unlearn.methods import register
 
 
 @dataclass
 class GradAscentConfig(MethodConfig):
     lr: float = 1e-5
-    steps: int = 30
+    steps: int = 100
     batch_size: int = 64
+    stop_acc: Optional[float] = 0.05  # end once a forget batch's accuracy is at most this
 
 
 @register("grad_ascent", GradAscentConfig)
 def grad_ascent(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)
-    forget = ctx.batches(ctx.task.forget_train, cfg.batch_size)
-    Optimiser(ctx, params, cfg.lr).run(cfg.steps, lambda: {"train/neg_forget_ce": -batch_ce(model, head(), forget)})
+    forget = BatchAccuracy(model, ctx.batches(ctx.task.forget_train, cfg.batch_size))
+    taken = Optimiser(ctx, params, cfg.lr).run(
+        cfg.steps, lambda: {"train/neg_forget_ce": -forget.ce(head())},
+        stop=None if cfg.stop_acc is None else lambda: forget.last <= cfg.stop_acc)
+    ctx.logger.summary({"grad_ascent/steps": taken})

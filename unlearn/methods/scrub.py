@@ -22,11 +22,11 @@ from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 @dataclass
 class ScrubConfig(MethodConfig):
-    lr: float = 1e-5
+    lr: float = 3e-5
     batch_size: int = 64
-    rounds: int = 5
-    forget_rounds: int = 3  # the first rounds that also hold a max (forget) phase
-    forget_steps: int = 5  # max steps per round
+    rounds: int = 6
+    forget_rounds: int = 4  # the first rounds that also hold a max (forget) phase
+    forget_steps: int = 10  # max steps per round
     retain_steps: int = 10  # min steps per round
     kl_weight: float = 1.0  # α: KL to the teacher on retain
     ce_weight: float = 1.0  # γ: cross-entropy on retain

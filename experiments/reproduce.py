@@ -1,0 +1,78 @@
+"""Reproduce the papers' tables end to end: run experiment presets as sweeps, then report.
+
+    python experiments/reproduce.py --synthetic                 # every *_synthetic preset, on the CPU
+    python experiments/reproduce.py three_stage_marmoset dataset.root=/data/imagenet ...   # real data
+    python experiments/reproduce.py --real -- hydra/launcher=slurm hydra.launcher.partition=gpu
+
+Each preset sweeps into `<out>/<preset>` (a fixed folder, so running the command again resumes:
+jobs whose metrics.json is complete are skipped), each as its own `python -m unlearn` process, so
+one failing sweep leaves the others running. Then `python -m unlearn.report` writes the Markdown,
+CSV and LaTeX tables and the plots of every sweep into `--report` (default `<out>/report`), with
+the published numbers beside ours. The exit code is non-zero when any sweep failed; the report is
+still written from the runs that completed, and lists the ones that did not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ROOT / "conf" / "experiment"
+
+
+def presets(kind: str) -> list[str]:
+    """The table presets: real ones and their `*_synthetic` CPU twins (Optuna and single-run
+    presets are not tables)."""
+    twins = sorted(p.stem for p in PRESETS.glob("*_synthetic.yaml"))
+    return twins if kind == "synthetic" else [t.removesuffix("_synthetic") for t in twins]
+
+
+def run_sweep(preset: str, sweep_dir: Path, overrides: list[str]) -> int:
+    command = [sys.executable, "-m", "unlearn", f"experiment={preset}", f"hydra.sweep.dir={sweep_dir}", *overrides]
+    print(f"==> {preset}: {' '.join(command[1:])}", flush=True)
+    start = time.perf_counter()
+    code = subprocess.call(command, cwd=ROOT)
+    print(f"<== {preset}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.perf_counter() - start:.0f} s",
+          flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="presets to run, then overrides for every job (key=value)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--synthetic", action="store_true", help="every *_synthetic preset (CPU, embedded benchmark)")
+    group.add_argument("--real", action="store_true", help="every real-data preset (GPU box, real data and weights)")
+    parser.add_argument("--out", type=Path, help="sweep folders go under it (default: outputs/tables/<kind>)")
+    parser.add_argument("--report", type=Path, help="where the tables and plots go (default: <out>/report)")
+    args = parser.parse_args(argv)
+
+    chosen = [n for n in args.names if "=" not in n]
+    overrides = [n for n in args.names if "=" in n]
+    known = {p.stem for p in PRESETS.glob("*.yaml")}
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        parser.error(f"unknown preset {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    if args.synthetic or args.real:
+        chosen = presets("synthetic" if args.synthetic else "real") + chosen
+    if not chosen:
+        parser.error("name presets, or pass --synthetic or --real")
+    out = (args.out or ROOT / "outputs" / "tables" / ("synthetic" if args.synthetic else "real")).resolve()
+
+    failed = [p for p in chosen if run_sweep(p, out / p, overrides) != 0]
+    swept = [str(out / p) for p in chosen if (out / p).is_dir()]
+    report_dir = (args.report or out / "report").resolve()
+    report_code = subprocess.call([sys.executable, "-m", "unlearn.report", *swept, "--out", str(report_dir)],
+                                  cwd=ROOT) if swept else 1
+    if failed:
+        print(f"failed sweeps: {', '.join(failed)} (their complete jobs are in the report; re-run to resume)",
+              file=sys.stderr)
+    return 1 if failed or report_code else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

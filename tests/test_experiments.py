@@ -1,0 +1,120 @@
+"""The papers' table presets (conf/experiment/, conf/setting/, conf/ablation/) and the script that
+runs them (experiments/reproduce.py).
+
+Real-data presets cannot run here: every job of their sweeps is composed and validated instead
+(config schema, forget classes against the dataset's class list, the unseen-data suites).
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.types import RunMode
+
+from tests.conftest import DEBUG, ROOT, compose_config, read_metrics
+from unlearn.data.catalog import dataset_catalog
+from unlearn.data.tasks import validate_forget
+
+EXPERIMENTS = ROOT / "conf" / "experiment"
+TABLE_PRESETS = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml")
+                       if p.stem.startswith(("three_stage_", "space_adaptation_")))
+REAL = [p for p in TABLE_PRESETS if not p.endswith("_synthetic")]
+SWITCHES = ("relative_fisher", "lora", "align", "distill", "soup")
+
+
+def sweep_params(preset: str) -> dict[str, list[str]]:
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+    assert cfg.hydra.mode == RunMode.MULTIRUN and cfg.experiment == preset
+    return {key: str(values).split(",") for key, values in cfg.hydra.sweeper.params.items()}
+
+
+def jobs(preset: str) -> list[list[str]]:
+    """The override list of every job the preset's sweep launches (one seed: seeds compose alike)."""
+    params = sweep_params(preset)
+    params["seed"] = params["seed"][:1]
+    return [[f"experiment={preset}", *(f"{k}={v}" for k, v in zip(params, combo))]
+            for combo in itertools.product(*params.values())]
+
+
+def test_every_real_table_preset_has_a_synthetic_twin():
+    assert {"three_stage_marmoset", "three_stage_box_turtle", "three_stage_ablation", "space_adaptation_single",
+            "space_adaptation_multi"} <= set(REAL)
+    assert all(f"{p}_synthetic" in TABLE_PRESETS for p in REAL)
+
+
+@pytest.mark.parametrize("preset", REAL)
+def test_every_job_of_a_real_preset_composes_and_validates(preset):
+    for overrides in jobs(preset):
+        cfg = compose_config(*overrides)
+        assert cfg.dataset.name != "synthetic" and cfg.backbone.pretrained == "openai", overrides
+        validate_forget(dataset_catalog(cfg.dataset), cfg.forget)
+        for name, suite in cfg.eval.zeroshot.items():
+            assert suite.name == name and name != cfg.dataset.name, overrides
+
+
+def test_three_stage_presets_sweep_the_papers_rows():
+    marmoset = sweep_params("three_stage_marmoset")
+    assert marmoset["backbone"] == ["rn50", "rn101"] and len(marmoset["seed"]) == 3
+    assert set(marmoset["method"]) == {"grad_ascent", "emmn", "lipschitz", "three_stage"}
+    cfg = compose_config("experiment=three_stage_marmoset")
+    assert cfg.forget.name == "imagenet1k_subgroup_marmoset"
+    assert set(cfg.eval.zeroshot) == {"cifar10", "food101", "stl10", "objectnet"}  # the paper's unseen columns
+    assert compose_config("experiment=three_stage_box_turtle").forget.name == "imagenet1k_subgroup_box_turtle"
+
+
+def test_space_adaptation_presets_cover_the_protocol():
+    single, multi = sweep_params("space_adaptation_single"), sweep_params("space_adaptation_multi")
+    assert len(single["setting"]) == 12 and len(multi["setting"]) == 4
+    for params in (single, multi):
+        assert params["backbone"] == ["rn50", "vit_b16"] and set(params["method"]) == {"space_adaptation", "lipschitz"}
+    cfg = compose_config("setting=caltech101_minaret")
+    assert cfg.forget.classes == ["minaret"]
+    assert set(cfg.eval.zeroshot) == {"stanford_dogs", "stanford_cars", "flowers102"}  # the other three datasets
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (ROOT / "conf" / "ablation").glob("*.yaml")))
+def test_each_ablation_turns_off_exactly_its_component(option):
+    method = compose_config("method=three_stage", f"ablation={option}").method
+    off = {s for s in SWITCHES if not method[s]}
+    assert off == (set() if option == "full" else {option.removeprefix("no_")})
+
+
+def test_ablation_presets_sweep_full_and_each_component_removed():
+    for preset in ("three_stage_ablation", "three_stage_ablation_synthetic"):
+        params = sweep_params(preset)
+        assert params["ablation"] == ["full", *(f"no_{s}" for s in SWITCHES)]
+        assert compose_config(f"experiment={preset}").method.name == "three_stage"
+
+
+def test_command_line_wins_over_a_setting():
+    cfg = compose_config("setting=imagenet1k_marmoset", "forget=imagenet1k_subgroup_box_turtle")
+    assert cfg.dataset.name == "imagenet1k" and cfg.forget.name == "imagenet1k_subgroup_box_turtle"
+
+
+def test_reproduce_runs_presets_resumes_and_reports(tmp_path):
+    """Two tiny presets end to end through the script; a second call skips every finished job."""
+    script = [sys.executable, str(ROOT / "experiments" / "reproduce.py"), "three_stage_box_turtle_synthetic",
+              *DEBUG, "seed=0", "method=grad_ascent,three_stage", "--out", str(tmp_path)]
+    proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sweep = tmp_path / "three_stage_box_turtle_synthetic"
+    assert sorted(read_metrics(sweep / str(i))["method"] for i in range(2)) == ["grad_ascent", "three_stage"]
+    table = (tmp_path / "report" / "results.md").read_text()
+    assert "synthetic_subgroup_blue_star" in table and "three_stage" in table
+    assert list((tmp_path / "report").glob("soup_*.png"))
+
+    stamp = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+    proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_reproduce_rejects_an_unknown_preset():
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "reproduce.py"), "nope"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown preset nope; valid:" in proc.stderr
