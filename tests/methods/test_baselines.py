@@ -18,10 +18,12 @@ from unlearn.models.backbones import build_backbone, eval_transform
 from unlearn.runtime import seed_everything
 
 BASELINES = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn")
-FORGETTING = tuple(m for m in BASELINES if m not in ("original", "finetune"))
+# with the Lipschitz baseline of the space-adaptation paper (its own tests: test_lipschitz.py)
+ALL_BASELINES = (*BASELINES, "lipschitz")
+FORGETTING = tuple(m for m in ALL_BASELINES if m not in ("original", "finetune"))
 
 
-@pytest.mark.parametrize("method", [m for m in BASELINES if m != "original"])
+@pytest.mark.parametrize("method", [m for m in ALL_BASELINES if m != "original"])
 @pytest.mark.parametrize("towers", ["image", "text"])
 def test_only_the_chosen_tower_trains(method_ctx, method, towers):
     ctx = method_ctx(method, towers=towers)
@@ -53,7 +55,7 @@ def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default(forget)
     evaluate = Evaluator(bench, task, tokenizer, torch.device("cpu"), cfg.eval.batch_size)
     before, _ = evaluate(base)
     after = {}
-    for method in BASELINES:
+    for method in ALL_BASELINES:
         model = copy.deepcopy(base)
         ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task,
                              cfg=compose_config("logger=none", f"forget={forget}", f"method={method}").method,
