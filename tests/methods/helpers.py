@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from unlearn.data.base import ImageSet
+from unlearn.loggers import NullLogger
 
 
 class Untouchable(Dataset):
@@ -35,3 +36,19 @@ def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> set[str]:
     return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+class RecordingLogger(NullLogger):
+    """Keeps what a method logs: per-step metrics, tables and summary values."""
+
+    def __init__(self):
+        self.steps, self.tables, self.summaries = [], {}, {}
+
+    def log(self, metrics, step=None):
+        self.steps.append(metrics)
+
+    def table(self, name, columns, rows):
+        self.tables[name] = rows
+
+    def summary(self, metrics):
+        self.summaries.update(metrics)

@@ -8,10 +8,10 @@ import torch
 from omegaconf import OmegaConf
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
+from tests.methods.helpers import RecordingLogger
 from unlearn.data import build_benchmark
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError
-from unlearn.loggers import NullLogger
 from unlearn.methods import get_method
 from unlearn.methods.base import UnlearnContext
 from unlearn.models.backbones import build_backbone, eval_transform
@@ -34,20 +34,6 @@ def test_debug_run_logs_every_stage_and_the_soup_curve(cli):
     # LoRA merged: the result is an ordinary CLIP state dict
     state, _, _ = load_checkpoint(run_dir / "model.pt")
     assert not any("parametrizations" in key for key in state)
-
-
-class RecordingLogger(NullLogger):
-    def __init__(self):
-        self.steps, self.tables, self.summaries = [], {}, {}
-
-    def log(self, metrics, step=None):
-        self.steps.append(metrics)
-
-    def table(self, name, columns, rows):
-        self.tables[name] = rows
-
-    def summary(self, metrics):
-        self.summaries.update(metrics)
 
 
 @pytest.fixture(scope="module")
