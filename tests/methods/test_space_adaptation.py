@@ -14,12 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
-from tests.methods.helpers import changed, weights
+from tests.methods.helpers import RecordingLogger, changed, weights
 from unlearn.data import build_benchmark, synthetic
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
-from unlearn.loggers import NullLogger
 from unlearn.methods import get_method
 from unlearn.methods import space_adaptation as sa
 from unlearn.methods.base import UnlearnContext
@@ -27,17 +26,6 @@ from unlearn.models.backbones import build_backbone, eval_transform
 from unlearn.runtime import seed_everything
 
 CPU = torch.device("cpu")
-
-
-class RecordingLogger(NullLogger):
-    def __init__(self):
-        self.steps, self.summaries = [], {}
-
-    def log(self, metrics, step=None):
-        self.steps.append(metrics)
-
-    def summary(self, metrics):
-        self.summaries.update(metrics)
 
 
 def with_linear_projection(model: nn.Module, bias: bool) -> nn.Module:
