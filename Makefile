@@ -48,4 +48,4 @@ tables-synthetic: setup
 	$(PY) experiments/reproduce.py --synthetic $(if $(REPORT),--report $(REPORT)) $(ARGS)
 
 clean:
-	rm -rf outputs/runs outputs/multiruns
+	rm -rf outputs/runs outputs/multiruns outputs/tables

@@ -49,8 +49,8 @@ from unlearn.run import RESULT_KEYS
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own)
 PRUNED_DIRS = {"wandb", ".submitit", ".hydra"}
-# command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or change only
-# bookkeeping; every other override of a run names its variant
+# command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
+# change only bookkeeping; every other override of a run names its variant
 NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
                     "device", "num_threads", "save_checkpoint", "eval.batch_size"}
 # config fields that say where things are or how fast they load, not what is measured (at any depth,
