@@ -25,3 +25,10 @@ def gradient_statistics(model: torch.nn.Module, params: dict[str, torch.nn.Param
         count += 1
     model.zero_grad(set_to_none=True)
     return {name: t / max(count, 1) for name, t in totals.items()}
+
+
+def gradient_magnitudes(model: torch.nn.Module, params: list[torch.nn.Parameter], batches: Iterable,
+                        loss_fn: Callable[[object], torch.Tensor]) -> list[torch.Tensor]:
+    """Mean over `batches` of |∂loss_fn(batch)/∂θ| for each of `params`, in their order."""
+    stats = gradient_statistics(model, {str(i): p for i, p in enumerate(params)}, batches, loss_fn, power=1)
+    return [stats[str(i)] for i in range(len(params))]

@@ -63,7 +63,7 @@ import torch.nn.functional as F
 
 from unlearn.config.schema import MethodConfig
 from unlearn.errors import UnlearnError, choices
-from unlearn.gradients import gradient_statistics
+from unlearn.gradients import gradient_magnitudes
 from unlearn.loops import Optimiser, trainable_and_head
 from unlearn.methods import register
 from unlearn.training import input_shape
@@ -253,9 +253,7 @@ def stage_k(cfg, stage: int) -> tuple[float, int]:
 
 def tensor_scores(model, params: list[torch.nn.Parameter], batches: Iterable, loss_fn: Callable) -> list[float]:
     """Mean |∂L/∂θ| of each tensor (over its entries and the batches)."""
-    named = {str(i): p for i, p in enumerate(params)}
-    stats = gradient_statistics(model, named, batches, loss_fn, power=1)
-    return [stats[str(i)].mean().item() for i in range(len(params))]
+    return [g.mean().item() for g in gradient_magnitudes(model, params, batches, loss_fn)]
 
 
 def top_k_indices(scores: list[float], k: int) -> list[int]:

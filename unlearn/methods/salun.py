@@ -15,7 +15,7 @@ import torch
 
 from unlearn.config.schema import MethodConfig
 from unlearn.errors import UnlearnError
-from unlearn.gradients import gradient_statistics
+from unlearn.gradients import gradient_magnitudes
 from unlearn.losses import zeroshot_ce
 from unlearn.loops import Optimiser, label_generator, relabel_terms, trainable_and_head
 from unlearn.methods import register
@@ -33,12 +33,11 @@ class SalUnConfig(MethodConfig):
 
 def saliency(ctx, params: list[torch.nn.Parameter], head: ClassHead) -> dict[torch.nn.Parameter, torch.Tensor]:
     """|∂ L(forget) / ∂θ| for every trainable parameter, over the whole forget set."""
-    named = {str(i): p for i, p in enumerate(params)}
     batches = ctx.task.forget_train.loader(ctx.cfg.batch_size)
-    stats = gradient_statistics(
-        ctx.model, named, batches,
-        lambda batch: zeroshot_ce(ctx.model, batch[0].to(ctx.device), batch[1].to(ctx.device), head()), power=1)
-    return {named[key]: value for key, value in stats.items()}
+    magnitudes = gradient_magnitudes(
+        ctx.model, params, batches,
+        lambda batch: zeroshot_ce(ctx.model, batch[0].to(ctx.device), batch[1].to(ctx.device), head()))
+    return dict(zip(params, magnitudes))
 
 
 def top_fraction_mask(scores: dict[torch.nn.Parameter, torch.Tensor], ratio: float) -> dict[torch.nn.Parameter, torch.Tensor]:
