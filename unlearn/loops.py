@@ -1,5 +1,5 @@
-"""Training pieces the fine-tuning baselines share: what trains, the optimisation step and loop,
-the zero-shot loss terms they are built from, and random relabelling.
+"""Training pieces the fine-tuning methods share: what trains, the optimisation step and loop,
+the zero-shot loss terms they are built from, the distillation teacher, and random relabelling.
 
 A method composes these; none keeps its own copy of a loss, loop or step.
 """
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from unlearn.losses import zeroshot_ce
 from unlearn.training import ClassHead, trainable_parameters
-from unlearn.zeroshot import zeroshot_logits
+from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 Terms = dict[str, torch.Tensor]  # named loss terms, already weighted; their sum is minimised
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
@@ -60,6 +60,22 @@ class Optimiser:
             if stop is not None and stop():
                 return taken
         return self.ctx.steps(steps)
+
+
+class Teacher:
+    """The frozen original with its own class texts (training prompts): the logits a student is
+    distilled toward (SCRUB, three-stage reminding). Build it before the first edit of the model,
+    which `ctx.original` snapshots."""
+
+    def __init__(self, ctx):
+        self.model = ctx.original
+        with torch.no_grad():
+            self.class_emb = class_embeddings(self.model, ctx.tokenizer, ctx.bench.classnames,
+                                              ctx.bench.loss_templates, ctx.device)
+
+    @torch.no_grad()
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return zeroshot_logits(self.model, images, self.class_emb)
 
 
 def batch_ce(model, class_emb: torch.Tensor, batches: Batches) -> torch.Tensor:

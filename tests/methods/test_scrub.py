@@ -4,8 +4,8 @@ import itertools
 
 import torch
 
-from unlearn.loops import Optimiser, trainable_and_head
-from unlearn.methods.scrub import Teacher, forget_terms, retain_terms
+from unlearn.loops import Optimiser, Teacher, trainable_and_head
+from unlearn.methods.scrub import forget_terms, retain_terms
 
 
 def test_forget_step_raises_and_retain_step_lowers_the_kl_to_the_teacher(method_ctx):

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from unlearn.config.schema import MethodConfig
-from unlearn.loops import Batches, Optimiser, Terms, trainable_and_head
+from unlearn.loops import Batches, Optimiser, Teacher, Terms, trainable_and_head
 from unlearn.losses import distillation_kl
 from unlearn.methods import register
-from unlearn.zeroshot import class_embeddings, zeroshot_logits
+from unlearn.zeroshot import zeroshot_logits
 
 
 @dataclass
@@ -31,20 +31,6 @@ class ScrubConfig(MethodConfig):
     kl_weight: float = 1.0  # α: KL to the teacher on retain
     ce_weight: float = 1.0  # γ: cross-entropy on retain
     temperature: float = 4.0
-
-
-class Teacher:
-    """The frozen original with its own class texts: the logits the student is compared with."""
-
-    def __init__(self, ctx):
-        self.model = ctx.original
-        with torch.no_grad():
-            self.class_emb = class_embeddings(self.model, ctx.tokenizer, ctx.bench.classnames,
-                                              ctx.bench.loss_templates, ctx.device)
-
-    @torch.no_grad()
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        return zeroshot_logits(self.model, images, self.class_emb)
 
 
 def forget_terms(model, class_emb: torch.Tensor, teacher: Teacher, forget: Batches, temperature: float) -> Terms:

@@ -61,7 +61,7 @@ from unlearn.ema import WeightEMA
 from unlearn.errors import UnlearnError, choices
 from unlearn.fisher import SELECTIONS, block_fisher, model_blocks, relative_fisher, select_blocks
 from unlearn.io import write_json
-from unlearn.loops import Optimiser
+from unlearn.loops import Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
 from unlearn.losses import cosine_hinge, distillation_kl, image_text_cosines
 from unlearn.methods import register
@@ -204,9 +204,7 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, origina
     """Stage 2: zero-shot loss + distillation on retain (and aligned) images, forget term kept;
     the model ends with the EMA of the trained parameters."""
     cfg, model = ctx.cfg, ctx.model
-    with torch.no_grad():
-        teacher_emb = class_embeddings(original, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates,
-                                       ctx.device)
+    teacher = Teacher(ctx)
     opt = Optimiser(ctx, params, cfg.remind_lr)
     ema = WeightEMA(params, cfg.ema_decay)
     remind_images = remind_set(ctx, original)
@@ -219,9 +217,8 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, origina
         logits = zeroshot_logits(model, images, emb)
         terms = {"stage2/retain_ce": F.cross_entropy(logits, labels)}
         if cfg.distill:
-            with torch.no_grad():
-                teacher = zeroshot_logits(original, images, teacher_emb)
-            terms["stage2/distill_kl"] = cfg.distill_weight * distillation_kl(logits, teacher, cfg.temperature)
+            terms["stage2/distill_kl"] = cfg.distill_weight * distillation_kl(logits, teacher.logits(images),
+                                                                              cfg.temperature)
         forget_images, forget_labels = next(forget)
         terms["stage2/forget_loss"] = cfg.remind_forget_weight * forget_loss(
             model, forget_images, forget_labels, emb, cfg)
