@@ -44,6 +44,7 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write
 from unlearn.metrics import REQUIRED_KEYS
+from unlearn.plotting import figure, save_png
 from unlearn.run import RESULT_KEYS
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
@@ -459,21 +460,6 @@ def _tex(text: str) -> str:
 
 # ---------------------------------------------------------------- plots
 
-def _figure(width: float, height: float):
-    # a bare Figure on the Agg canvas: no pyplot state, no display needed
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-
-
 def _colours(tables: list[Table]) -> dict[str, str]:
     methods = sorted({row.method for t in tables for row in t.rows if row.kind == "ours"}, key=_method_rank)
     palette = [f"C{i}" for i in range(10)] + ["olive", "teal", "navy", "maroon", "gold"]
@@ -483,7 +469,7 @@ def _colours(tables: list[Table]) -> dict[str, str]:
 def plot_tradeoff(table: Table, colours: dict[str, str], path: Path) -> Path:
     """Target (forget) vs retain accuracy after unlearning, one panel per backbone."""
     backbones = list(dict.fromkeys(row.backbone for row in table.rows))
-    fig = _figure(4.6 * len(backbones), 4.0)
+    fig = figure(4.6 * len(backbones), 4.0)
     for ax, backbone in zip(fig.subplots(1, len(backbones), squeeze=False)[0], backbones):
         shown = set()
         for row in (r for r in table.rows if r.backbone == backbone):
@@ -504,12 +490,12 @@ def plot_tradeoff(table: Table, colours: dict[str, str], path: Path) -> Path:
         ax.set_title(f"{table.forget}\n{table.dataset} · {backbone}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_soup(table: Table, row: Row, path: Path) -> Path:
     """The souping a-curve of every run in the row (one thin line per seed)."""
-    fig = _figure(5.0, 3.6)
+    fig = figure(5.0, 3.6)
     ax = fig.subplots()
     for i, run in enumerate(r for r in row.runs if r.soup):
         curve, first = run.soup, i == 0
@@ -527,7 +513,7 @@ def plot_soup(table: Table, row: Row, path: Path) -> Path:
     ax.set_title(f"{row.method} {row.variant} · {row.backbone} · {table.forget}".replace("  ", " "), fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def write_plots(tables: list[Table], out: Path) -> dict[str, list[Path]]:

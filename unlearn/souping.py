@@ -23,8 +23,8 @@ import torch
 
 from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError, choices
-from unlearn.io import atomic_write
 from unlearn.metrics import score
+from unlearn.plotting import figure, save_png
 from unlearn.zeroshot import image_features
 
 RULES = ("smallest_below", "best_retain_below", "best_score")
@@ -85,13 +85,8 @@ def choose_a(curve: list[dict[str, float]], rule: str, forget_target: float) -> 
 
 def plot_curve(curve: list[dict[str, float]], chosen: float, forget_target: float, path: Path) -> Path:
     """Calibration forget/retain accuracy against a, with the chosen a marked, as a PNG."""
-    # a bare Figure on the Agg canvas: no pyplot, no display, no global backend switch
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     a = [p["a"] for p in curve]
-    fig = Figure(figsize=(5, 3.5))
-    FigureCanvasAgg(fig)
+    fig = figure(5, 3.5)
     ax = fig.subplots()
     ax.plot(a, [100 * p["forget/acc"] for p in curve], "o-", label="forget (calibration)")
     ax.plot(a, [100 * p["retain/acc"] for p in curve], "s-", label="retain (calibration)")
@@ -100,5 +95,4 @@ def plot_curve(curve: list[dict[str, float]], chosen: float, forget_target: floa
     ax.set_xlabel("a  (θ = a·θ_unlearned + (1 − a)·θ_original)")
     ax.set_ylabel("zero-shot accuracy (%)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return save_png(fig, path, dpi=100)
