@@ -23,6 +23,11 @@ def class_cosine(model, images: torch.Tensor, labels: torch.Tensor, class_emb: t
     return image_text_cosines(model, images, class_emb).gather(1, labels[:, None]).squeeze(1)
 
 
+def best_rival(cosines: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(N,) each image's highest cosine among the classes other than its own."""
+    return cosines.scatter(1, labels[:, None], -torch.inf).max(1).values
+
+
 def cosine_hinge(cosine: torch.Tensor, delta: float | torch.Tensor) -> torch.Tensor:
     """Mean excess of the cosines over δ (a number, or one per image): pushes image–text matches
     down until they fall below δ, then stops pulling (the three-stage forgetting loss)."""

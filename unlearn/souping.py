@@ -23,6 +23,7 @@ import torch
 
 from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError, choices
+from unlearn.losses import best_rival
 from unlearn.metrics import score
 from unlearn.plotting import figure, save_png
 from unlearn.zeroshot import image_features
@@ -51,8 +52,7 @@ def calibration_accuracy(model, images: ImageSet, class_emb: torch.Tensor, devic
     cosines = image_features(model, images, device, batch_size) @ class_emb.T
     labels = torch.as_tensor(images.labels, device=cosines.device)
     own = cosines.gather(1, labels[:, None]).squeeze(1)
-    rivals = cosines.scatter(1, labels[:, None], -torch.inf).max(1).values
-    return float((own > rivals - margin).float().mean())
+    return float((own > best_rival(cosines, labels) - margin).float().mean())
 
 
 def soup_curve(model, original: dict[str, torch.Tensor], unlearned: dict[str, torch.Tensor], grid: list[float],

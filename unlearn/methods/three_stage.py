@@ -63,7 +63,7 @@ from unlearn.fisher import SELECTIONS, block_fisher, model_blocks, relative_fish
 from unlearn.io import write_json
 from unlearn.loops import Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
-from unlearn.losses import cosine_hinge, distillation_kl, image_text_cosines
+from unlearn.losses import best_rival, cosine_hinge, distillation_kl, image_text_cosines
 from unlearn.methods import register
 from unlearn.souping import RULES, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
 from unlearn.training import TOWERS, ClassHead, tower_of
@@ -183,8 +183,7 @@ def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, class_emb: to
     own = cosines.gather(1, labels[:, None]).squeeze(1)
     if cfg.delta is not None:
         return cosine_hinge(own, cfg.delta)
-    rivals = cosines.detach().scatter(1, labels[:, None], -torch.inf).max(1).values
-    return cosine_hinge(own, rivals - cfg.delta_margin)
+    return cosine_hinge(own, best_rival(cosines.detach(), labels) - cfg.delta_margin)
 
 
 def forget_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead) -> None:
