@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
-from tests.methods.helpers import changed, weights
+from tests.methods.helpers import changed, weights, without
 from unlearn.data import build_benchmark
 from unlearn.data.tasks import build_task
 from unlearn.evaluation import Evaluator
@@ -31,6 +31,15 @@ def test_only_the_chosen_tower_trains(method_ctx, method, towers):
     get_method(method).run(ctx)
     moved = changed(before, weights(ctx.model))
     assert moved and all(k.startswith("visual.") == (towers == "image") for k in moved), sorted(moved)[:5]
+
+
+@pytest.mark.parametrize("method", ["emmn", "lipschitz"])
+def test_data_free_methods_unlearn_without_reading_any_training_image(method_ctx, debug_benchmark, method):
+    task = without(debug_benchmark[3], "forget_train", "retain_train", "calib_forget", "calib_retain")
+    ctx = method_ctx(method, task=task)
+    before = weights(ctx.model)
+    get_method(method).run(ctx)
+    assert changed(before, weights(ctx.model))
 
 
 @pytest.mark.slow

@@ -4,9 +4,7 @@ merge, and (slow) the acceptance bounds on the embedded benchmark."""
 
 import copy
 import json
-import math
 import time
-from pathlib import Path
 
 import pytest
 import torch
