@@ -59,12 +59,18 @@ def test_pre_projection_features_reproduce_encode_text(method_ctx):
 
 # --- the target -------------------------------------------------------------------------------
 
+@torch.no_grad()
+def _empty_and_classes(ctx) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unit embeddings of the empty string and of each bare class name."""
+    empty = F.normalize(ctx.model.encode_text(ctx.tokenizer([""]))[0], dim=-1)
+    return empty, F.normalize(ctx.model.encode_text(ctx.tokenizer(ctx.bench.classnames)), dim=-1)
+
+
 def test_target_is_the_normalised_empty_string_embedding(method_ctx):
     ctx = method_ctx("space_adaptation")
     names = ctx.bench.classnames
+    empty, classes = _empty_and_classes(ctx)
     with torch.no_grad():
-        empty = F.normalize(ctx.model.encode_text(ctx.tokenizer([""]))[0], dim=-1)
-        classes = F.normalize(ctx.model.encode_text(ctx.tokenizer(names)), dim=-1)
         farthest = int((classes @ empty).argmin())
         target, draws = sa.empty_target(ctx.model, ctx.tokenizer, names, [farthest], torch.Generator().manual_seed(0),
                                         0.5, 10, CPU)
@@ -75,9 +81,8 @@ def test_target_nearest_to_a_forget_class_is_moved_by_noise(method_ctx):
     """Constructed case: forget exactly the class whose bare name is nearest to the empty string."""
     ctx = method_ctx("space_adaptation")
     names = ctx.bench.classnames
+    empty, classes = _empty_and_classes(ctx)
     with torch.no_grad():
-        empty = F.normalize(ctx.model.encode_text(ctx.tokenizer([""]))[0], dim=-1)
-        classes = F.normalize(ctx.model.encode_text(ctx.tokenizer(names)), dim=-1)
         nearest = int((classes @ empty).argmax())
         runs = [sa.empty_target(ctx.model, ctx.tokenizer, names, [nearest], torch.Generator().manual_seed(3), 0.5,
                                 100, CPU) for _ in range(2)]
