@@ -4,7 +4,8 @@
     python experiments/reproduce.py three_stage_marmoset dataset.root=/data/imagenet ...   # real data
     python experiments/reproduce.py --real -- hydra/launcher=slurm hydra.launcher.partition=gpu
 
-Each preset sweeps into `<out>/<preset>` (a fixed folder, so running the command again resumes:
+Every preset is composed with the overrides first (one line per bad preset or value, before any
+job starts). Each preset sweeps into `<out>/<preset>` (a fixed folder, so running the command again resumes:
 jobs whose metrics.json is complete are skipped), each as its own `python -m unlearn` process, so
 one failing sweep leaves the others running. Then `python -m unlearn.report` writes the Markdown,
 CSV and LaTeX tables and the plots of every sweep into `--report` (default `<out>/report`), with
@@ -20,6 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from unlearn.config import setup
+
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "conf" / "experiment"
 
@@ -29,6 +35,22 @@ def presets(kind: str) -> list[str]:
     presets are not tables)."""
     twins = sorted(p.stem for p in PRESETS.glob("*_synthetic.yaml"))
     return twins if kind == "synthetic" else [t.removesuffix("_synthetic") for t in twins]
+
+
+def composition_errors(chosen: list[str], overrides: list[str]) -> list[str]:
+    """One line per preset that does not compose with the overrides (the whole sweep would fail);
+    sweep overrides (`seed=0,1`) are checked by the sweep itself."""
+    setup()
+    single = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    errors = []
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        for preset in chosen:
+            try:
+                compose("config", overrides=[f"experiment={preset}", *single], return_hydra_config=True)
+            except Exception as err:  # Hydra raises several types; each means "this preset cannot run"
+                cause = f" ({str(err.__cause__).splitlines()[0]})" if err.__cause__ else ""
+                errors.append(f"{preset}: {str(err).splitlines()[0]}{cause}")
+    return errors
 
 
 def run_sweep(preset: str, sweep_dir: Path, overrides: list[str]) -> int:
@@ -61,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         chosen = presets("synthetic" if args.synthetic else "real") + chosen
     if not chosen:
         parser.error("name presets, or pass --synthetic or --real")
+    errors = composition_errors(chosen, overrides)
+    if errors:
+        parser.error("; ".join(errors))
     out = (args.out or ROOT / "outputs" / "tables" / ("synthetic" if args.synthetic else "real")).resolve()
 
     failed = [p for p in chosen if run_sweep(p, out / p, overrides) != 0]

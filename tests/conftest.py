@@ -16,9 +16,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 
 from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
-import unlearn.__main__  # noqa: E402,F401  (registers the schemas and resolvers)
+from unlearn.config import setup  # noqa: E402
+
+setup()  # what every entrypoint does before composing
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics
-from unlearn.data.catalog import dataset_catalog
+from unlearn.data import dataset_catalog
 from unlearn.data.tasks import validate_forget
 
 EXPERIMENTS = ROOT / "conf" / "experiment"

@@ -6,8 +6,9 @@ from torch.utils.data import TensorDataset
 
 from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError
-from unlearn.fisher import block_fisher, block_of, model_blocks, relative_fisher, select_blocks
-from unlearn.models.backbones import create_random
+from unlearn.fisher import block_fisher, model_blocks, relative_fisher, select_blocks
+from unlearn.models.anatomy import block_of
+from unlearn.models.factory import create_random
 
 
 class TwoPathTower(nn.Module):
@@ -79,7 +80,5 @@ def test_select_blocks_modes():
     assert select_blocks(scores, "topk", 2, 0.5) == ["b", "c"]
     assert select_blocks(scores, "threshold", 2, 0.5) == ["b", "c"]
     assert select_blocks(scores, "threshold", 2, 0.2) == ["b", "c", "a"]
-    with pytest.raises(UnlearnError, match="unknown layer selection 'best'; valid: topk, threshold"):
-        select_blocks(scores, "best", 2, 0.5)
     with pytest.raises(UnlearnError, match="top_k must be >= 1"):
         select_blocks(scores, "topk", 0, 0.5)

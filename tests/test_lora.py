@@ -1,7 +1,7 @@
 import torch
 
 from unlearn.lora import add_lora, merge_lora
-from unlearn.models.backbones import create_random
+from unlearn.models.factory import create_random
 
 NAMES = ["visual.layer4.0.conv2.weight", "visual.attnpool.c_proj.weight", "text_projection",
          "transformer.resblocks.1.attn.in_proj_weight"]

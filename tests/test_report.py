@@ -25,11 +25,11 @@ def metrics_dict(method: str, seed: int, forget: float, retain: float, score: fl
 
 
 def write_run(folder: Path, metrics: dict | None, overrides=(), method_cfg=None, status="complete", soup=None,
-              root="data") -> Path:
+              dataset=None) -> Path:
     """A run folder as unlearn.run leaves it: .hydra/{config,overrides}.yaml, status.json, metrics.json."""
     folder.mkdir(parents=True)
     m = metrics or {}
-    config = {"dataset": {"name": "synthetic", "root": root}, "backbone": {"name": m.get("backbone", "tiny_rn")},
+    config = {"dataset": {"name": "synthetic", "root": "data", **(dataset or {})}, "backbone": {"name": m.get("backbone", "tiny_rn")},
               "method": {"name": m.get("method", "grad_ascent"), **(method_cfg or {})},
               "forget": {"name": "synthetic_subgroup_red_circle"}, "eval": {}, "seed": m.get("seed", 0)}
     (folder / ".hydra").mkdir()
@@ -50,10 +50,11 @@ def read_csv(path: Path) -> list[dict]:
 
 def test_groups_by_setting_aggregates_seeds_and_skips_incomplete_runs(tmp_path, capsys):
     sweep = tmp_path / "sweep"
-    for seed, forget in enumerate((0.1, 0.2, 0.3)):  # one seed's data lies elsewhere: still the same setting
+    for seed, forget in enumerate((0.1, 0.2, 0.3)):  # data read by more workers: still the same setting
         write_run(sweep / str(seed), metrics_dict("grad_ascent", seed, forget, 0.7, 40.0 + 10 * seed),
-                  overrides=[f"seed={seed}", "method.lr=0.001", "logger=none", *(["dataset.root=/x"] if seed else [])],
-                  method_cfg={"lr": 0.001}, root="/x" if seed else "data")
+                  overrides=[f"seed={seed}", "method.lr=0.001", "logger=none",
+                             *(["dataset.num_workers=8"] if seed else [])],
+                  method_cfg={"lr": 0.001}, dataset={"num_workers": 8 if seed else 0})
     write_run(sweep / "3", metrics_dict("grad_ascent", 0, 0.5, 0.75, 20.0),
               overrides=["seed=0", "method.lr=0.0001"], method_cfg={"lr": 0.0001})
     write_run(sweep / "4", None, overrides=["seed=1", "method.lr=0.0001"], status="failed")
@@ -86,6 +87,17 @@ def test_groups_by_setting_aggregates_seeds_and_skips_incomplete_runs(tmp_path, 
     tex = (tmp_path / "out" / "results.tex").read_text()
     assert "20.0 $\\pm$ 10.0" in tex and "grad\\_ascent" in tex and "\\toprule" in tex
     assert (tmp_path / "out" / "tradeoff_synthetic_synthetic_subgroup_red_circle.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_on_different_data_roots_are_different_settings(tmp_path):
+    """An image_folder's root is its data: two roots are two settings, never one row or a duplicate."""
+    for name, root in (("a", "/data/one"), ("b", "/data/two")):
+        write_run(tmp_path / "sweep" / name, metrics_dict("grad_ascent", 0, 0.1 if name == "a" else 0.5, 0.7, 40.0),
+                  overrides=["seed=0", f"dataset.root={root}"], dataset={"root": root})
+    tables, skipped = report([tmp_path / "sweep"], tmp_path / "out", None)
+    ours = [row for row in tables[0].rows if row.kind == "ours"]
+    assert skipped == [] and len(ours) == 2
+    assert sorted(row.values["forget/acc"][0] for row in ours) == pytest.approx([10.0, 50.0])
 
 
 def test_published_numbers_only_beside_rows_whose_settings_match(tmp_path):

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from tests.conftest import DEBUG, read_metrics, run_cli, ROOT
-from unlearn.metrics import REQUIRED_KEYS
+from tests.conftest import DEBUG, ROOT, read_metrics, run_cli
+from unlearn.rundir import REQUIRED_METRICS
 
 
 def test_debug_run_writes_complete_metrics_and_wandb_offline(cli):
@@ -14,7 +14,7 @@ def test_debug_run_writes_complete_metrics_and_wandb_offline(cli):
     assert proc.returncode == 0, proc.stderr
     metrics = read_metrics(run_dir)
     for phase in ("before", "after"):
-        for key in REQUIRED_KEYS + ("zeroshot/heldout_pairs/acc", "zeroshot/heldout_style/acc",
+        for key in REQUIRED_METRICS + ("zeroshot/heldout_pairs/acc", "zeroshot/heldout_style/acc",
                                     "zeroshot/heldout_colours/acc"):
             assert 0.0 <= metrics[phase][key] <= 1.0, (phase, key)
     for key in ("score", "time/unlearn_s", "time/eval_s"):

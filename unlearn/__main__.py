@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
 from pathlib import Path
-
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from unlearn.config.schema import register_schemas
+from unlearn.config import setup
 
-# a short random id per launch: run/sweep folders cannot collide even when started in the
-# same second; cached so that every job of a sweep (and Hydra's copies of it) sees one value
-OmegaConf.register_new_resolver("uid", lambda: uuid.uuid4().hex[:6], use_cache=True, replace=True)
-
-
-def _clip_templates(dataset: str) -> list[str]:
-    from unlearn.data.catalog import clip_templates
-
-    return clip_templates(dataset)
-
-
-# `templates: ${clip_templates:cifar10}` in dataset configs: CLIP's prompts from a maintained source
-OmegaConf.register_new_resolver("clip_templates", _clip_templates, replace=True)
-register_schemas()
-
-log = logging.getLogger("unlearn")
+# at import, not in main(): submitit workers unpickle `app` from this module and compose there
+setup()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def app(cfg: DictConfig) -> float:
-    from unlearn.run import execute
+    from unlearn.run import (
+        execute,  # torch and every method: after Hydra has parsed the command line
+    )
 
     return execute(cfg, Path(HydraConfig.get().runtime.output_dir))
 

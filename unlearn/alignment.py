@@ -13,13 +13,20 @@ widen the inputs distillation sees beyond the retain set without claiming any al
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from unlearn.errors import UnlearnError, choices
+from unlearn.errors import UnlearnError
 
-FALLBACKS = ("skip", "noise")
+
+class AlignFallback(StrEnum):
+    """What stands in for aligned copies when the image tower has no BatchNorm."""
+
+    skip = "skip"  # none
+    noise = "noise"  # uniform noise of the same budget
 
 
 def batchnorm_layers(module: nn.Module) -> list[_BatchNorm]:
@@ -71,11 +78,9 @@ def align_to_batchnorm(tower: nn.Module, images: torch.Tensor, steps: int, lr: f
 
 
 def aligned_copies(tower: nn.Module, images: torch.Tensor, steps: int, lr: float, eps: float, batch_size: int,
-                   fallback: str, generator: torch.Generator) -> torch.Tensor | None:
+                   fallback: AlignFallback, generator: torch.Generator) -> torch.Tensor | None:
     """BatchNorm-aligned copies of `images`; for a tower without BatchNorm, the `fallback`
     (None for `skip`)."""
-    if fallback not in FALLBACKS:
-        raise UnlearnError(f"unknown alignment fallback {fallback!r}; valid: {choices(FALLBACKS)}")
     if batchnorm_layers(tower):
         return align_to_batchnorm(tower, images, steps, lr, eps, batch_size)
     if fallback == "noise":

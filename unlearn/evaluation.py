@@ -7,9 +7,11 @@ from typing import Callable
 import numpy as np
 import torch
 
+from unlearn.config.schema import Precision, Towers
 from unlearn.data.base import Benchmark, ImageSet
 from unlearn.data.tasks import UnlearningTask
-from unlearn.runtime import autocast, autocast_dtype
+from unlearn.models.anatomy import image_tower, tower_of
+from unlearn.runtime import autocast
 from unlearn.zeroshot import class_embeddings, image_features
 
 PROMPTS_PER_BATCH = 2048
@@ -41,16 +43,15 @@ class Evaluator:
     text-only edits and the original model reuse the features."""
 
     def __init__(self, bench: Benchmark, task: UnlearningTask, tokenizer: Callable, device: torch.device,
-                 batch_size: int, precision: str = "fp32"):
+                 batch_size: int, precision: Precision = Precision.fp32):
         self.bench, self.task, self.tokenizer = bench, task, tokenizer
         self.device, self.batch_size = device, batch_size
-        autocast_dtype(device, precision)  # an unknown precision fails before any work
         self.precision = precision
         self._features: dict[int, tuple[bytes, torch.Tensor]] = {}  # id(image set) -> (fingerprint, features)
         self._heads: dict[tuple, tuple[bytes, torch.Tensor]] = {}  # (classes, templates) -> (fingerprint, head)
 
     def image_features(self, model, images: ImageSet) -> torch.Tensor:
-        stamp = weights_fingerprint(model.visual.state_dict().values())
+        stamp = weights_fingerprint(image_tower(model).state_dict().values())
         cached = self._features.get(id(images))
         if cached is None or cached[0] != stamp:
             with autocast(self.device, self.precision):
@@ -61,7 +62,7 @@ class Evaluator:
     def class_head(self, model, classnames: list[str], templates: list[str]) -> torch.Tensor:
         """(C, D) class embeddings, encoded a chunk of classes at a time (ImageNet's 1000 classes ×
         80 templates would not fit one batch), cached while the text tower is unchanged."""
-        stamp = weights_fingerprint(v for k, v in model.state_dict().items() if not k.startswith("visual."))
+        stamp = weights_fingerprint(v for k, v in model.state_dict().items() if tower_of(k) != Towers.image)
         key = (tuple(classnames), tuple(templates))
         cached = self._heads.get(key)
         if cached is None or cached[0] != stamp:

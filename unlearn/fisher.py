@@ -1,10 +1,7 @@
 """Fisher information per block of a CLIP model, and layer selection by it.
 
-A *block* is a residual block of either tower (`visual.layer3.0`, `visual.transformer.resblocks.2`,
-`transformer.resblocks.1`, ...), or one of the parameter groups around them: a tower's stem
-(`visual.stem`: the ResNet stem convolutions or the ViT patch embedding; `text.stem`: token and
-position embeddings), the ResNet attention pool (`visual.attnpool`) and a tower's head
-(`visual.head`, `text.head`: final norm and projection).
+A *block* is a residual block of either tower, or one of the parameter groups around them (a
+tower's stem and head, the ResNet attention pool): see unlearn/models/anatomy.py.
 
 The Fisher of a block is the diagonal empirical Fisher of the image–text cosine, the mean of
 its squared per-sample gradients, summed over the block's parameters. The *relative* Fisher
@@ -14,45 +11,31 @@ subgroup but not its siblings, which is what layer selection for subgroup forget
 
 from __future__ import annotations
 
-import re
+from enum import StrEnum
 from itertools import islice
 from typing import Callable
 
 import torch
 
+from unlearn.config.schema import Towers
 from unlearn.data.base import ImageSet
-from unlearn.errors import UnlearnError, choices
+from unlearn.errors import UnlearnError
 from unlearn.gradients import gradient_statistics
 from unlearn.losses import class_cosine
-from unlearn.training import TOWERS, tower_of
-
-# a numbered block inside a sequence: layer3.0, resblocks.11, blocks.4 (timm), ...
-_NUMBERED = re.compile(r"^(.*?\.\d+)\.")
-_HEADS = ("visual.ln_post.", "visual.proj", "ln_final.", "text_projection")
-SELECTIONS = ("topk", "threshold")
+from unlearn.models.anatomy import block_of, in_towers
 
 
-def block_of(name: str) -> str | None:
-    """The block a CLIP parameter belongs to; None for shared scalars such as logit_scale."""
-    tower = tower_of(name)
-    if tower is None:
-        return None
-    if numbered := _NUMBERED.match(name):
-        return numbered.group(1)
-    if name.startswith("visual.attnpool."):
-        return "visual.attnpool"
-    prefix = "visual" if tower == "image" else "text"
-    return f"{prefix}.head" if name.startswith(_HEADS) else f"{prefix}.stem"
+class Selection(StrEnum):
+    topk = "topk"  # the `top_k` best blocks
+    threshold = "threshold"  # every block scoring at least `threshold` × the best score
 
 
-def model_blocks(model: torch.nn.Module, towers: str) -> dict[str, list[str]]:
+def model_blocks(model: torch.nn.Module, towers: Towers) -> dict[str, list[str]]:
     """Block -> its parameter names, for the blocks of the chosen towers, in model order."""
-    if towers not in TOWERS:
-        raise UnlearnError(f"unknown towers {towers!r}; valid: {choices(TOWERS)}")
     blocks: dict[str, list[str]] = {}
     for name, _ in model.named_parameters():
         block = block_of(name)
-        if block is not None and towers in ("both", tower_of(name)):
+        if block is not None and in_towers(name, towers):
             blocks.setdefault(block, []).append(name)
     return blocks
 
@@ -90,7 +73,7 @@ def relative_fisher(forget: dict[str, float], retain: dict[str, float], eps: flo
     return {block: forget[block] / (retain[block] + floor) for block in forget}
 
 
-def select_blocks(scores: dict[str, float], mode: str, top_k: int, threshold: float) -> list[str]:
+def select_blocks(scores: dict[str, float], mode: Selection, top_k: int, threshold: float) -> list[str]:
     """The highest-scoring blocks, in descending score order.
 
     topk: the `top_k` best. threshold: every block scoring at least `threshold` × the best
@@ -101,9 +84,7 @@ def select_blocks(scores: dict[str, float], mode: str, top_k: int, threshold: fl
         if top_k < 1:
             raise UnlearnError(f"top_k must be >= 1, got {top_k}")
         return ranked[:top_k]
-    if mode == "threshold":
-        if not 0 < threshold <= 1:
-            raise UnlearnError(f"fisher threshold must be in (0, 1], got {threshold}")
-        best = scores[ranked[0]]
-        return [block for block in ranked if scores[block] >= threshold * best]
-    raise UnlearnError(f"unknown layer selection {mode!r}; valid: {choices(SELECTIONS)}")
+    if not 0 < threshold <= 1:
+        raise UnlearnError(f"fisher threshold must be in (0, 1], got {threshold}")
+    best = scores[ranked[0]]
+    return [block for block in ranked if scores[block] >= threshold * best]

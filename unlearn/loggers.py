@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from unlearn.config.schema import LoggerName
+
 log = logging.getLogger(__name__)
 
 
@@ -32,13 +34,13 @@ class WandbLogger(NullLogger):
         import wandb
 
         self.wandb = wandb
-        # cfg.mode defaults to $WANDB_MODE, else offline (see conf/logger/wandb.yaml)
-        os.environ["WANDB_MODE"] = cfg.mode
+        # cfg.mode defaults to $WANDB_MODE, else offline (LoggerConfig)
+        os.environ["WANDB_MODE"] = str(cfg.mode)
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
             project=cfg.project, entity=cfg.entity, dir=str(run_dir), config=config, name=name,
             group=cfg.group or group, job_type=cfg.job_type or job_type, tags=list(cfg.tags),
-            mode=cfg.mode, reinit="finish_previous",
+            mode=str(cfg.mode), reinit="finish_previous",
             settings=wandb.Settings(console="off", x_disable_stats=True),
         )
 
@@ -59,8 +61,6 @@ class WandbLogger(NullLogger):
 
 
 def build_logger(cfg, run_dir: Path, config: dict, name: str, group: str | None, job_type: str):
-    if cfg.name == "none":
+    if cfg.name == LoggerName.none:
         return NullLogger()
-    if cfg.name == "wandb":
-        return WandbLogger(cfg, run_dir, config, name, group, job_type)
-    raise ValueError(f"unknown logger {cfg.name!r}")
+    return WandbLogger(cfg, run_dir, config, name, group, job_type)

@@ -11,12 +11,39 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from unlearn.config.schema import Towers
 from unlearn.losses import zeroshot_ce
-from unlearn.training import ClassHead, trainable_parameters
+from unlearn.models.anatomy import in_towers
 from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 Terms = dict[str, torch.Tensor]  # named loss terms, already weighted; their sum is minimised
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
+
+
+def trainable_parameters(model: torch.nn.Module, towers: Towers) -> list[torch.nn.Parameter]:
+    """Freeze everything except the chosen towers; return the parameters left trainable."""
+    chosen = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(in_towers(name, towers))
+        if p.requires_grad:
+            chosen.append(p)
+    return chosen
+
+
+class ClassHead:
+    """Class text embeddings for training losses: computed once when the text tower is frozen,
+    recomputed with gradients on every call when it trains."""
+
+    def __init__(self, model, tokenizer: Callable, classnames: list[str], templates: list[str],
+                 device: torch.device, text_trains: bool):
+        self.args = (model, tokenizer, classnames, templates, device)
+        self._fixed = None
+        if not text_trains:
+            with torch.no_grad():
+                self._fixed = class_embeddings(*self.args)
+
+    def __call__(self) -> torch.Tensor:
+        return self._fixed if self._fixed is not None else class_embeddings(*self.args)
 
 
 def trainable_and_head(ctx) -> tuple[list[torch.nn.Parameter], ClassHead]:
@@ -24,7 +51,7 @@ def trainable_and_head(ctx) -> tuple[list[torch.nn.Parameter], ClassHead]:
     over the training prompts (recomputed with gradients when the text tower trains)."""
     params = trainable_parameters(ctx.model, ctx.cfg.towers)
     head = ClassHead(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
-                     text_trains=ctx.cfg.towers != "image")
+                     text_trains=ctx.cfg.towers != Towers.image)
     return params, head
 
 

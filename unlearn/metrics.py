@@ -1,4 +1,4 @@
-"""The `score` of an unlearning run and the metrics.json contract.
+"""The `score` of an unlearning run.
 
 score = 100 × harmonic mean of three terms, each clipped to [0, 1]:
   forgetting efficacy  1 − after(forget)/before(forget)
@@ -33,5 +33,3 @@ def score(before: dict[str, float], after: dict[str, float]) -> float:
         return 0.0
     return 100.0 * len(terms) / sum(1.0 / t for t in terms)
 
-
-REQUIRED_KEYS = ("forget/acc", "retain/acc", "others/acc")

@@ -1,134 +1,35 @@
-"""Contrastive pretraining of the tiny CLIPs on the synthetic world, with a checkpoint cache.
-
-`python -m unlearn.pretrain backbone=tiny_rn` (or `make pretrain`) trains and caches; the main
-entrypoint calls `load_or_pretrain`, which looks for a checkpoint shipped in the package, then
-in the user cache, and pretrains only when neither exists. The cache key hashes everything
-that determines the weights: the architecture, the pretraining recipe and the world version.
-"""
+"""`python -m unlearn.pretrain backbone=tiny_rn [out_dir=DIR]` (make pretrain): pretrain a tiny
+backbone on the synthetic world (unlearn/models/tiny.py) and save it into the user cache, or
+into out_dir (`out_dir=unlearn/assets` refreshes the shipped checkpoints)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import math
-import os
-import time
 from pathlib import Path
 
 import hydra
-import numpy as np
-import open_clip
-import torch
-import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
+from omegaconf import DictConfig
 
-from unlearn.data import synthetic
-from unlearn.data.transforms import normalize_uint8
-from unlearn.models.backbones import build_tokenizer, create_random, model_flags
-from unlearn.models.checkpoint import load_checkpoint, save_checkpoint
+from unlearn.config import setup
+from unlearn.errors import UnlearnError
+from unlearn.models.tiny import checkpoint_name, pretrain, user_cache_dir
 from unlearn.runtime import configure_threads
-
-log = logging.getLogger(__name__)
-
-# Bump when the renderer or caption grammar changes: old checkpoints then stop matching.
-WORLD_VERSION = 1
-SHIPPED_DIR = Path(__file__).parent / "assets"
-
-
-def cache_key(cfg) -> str:
-    recipe = {
-        "arch": open_clip.get_model_config(cfg.arch),
-        "pretrain": OmegaConf.to_container(cfg.pretrain) if isinstance(cfg.pretrain, DictConfig) else cfg.pretrain,
-        "world": WORLD_VERSION,
-        "tokenizer": cfg.tokenizer,
-    }
-    return hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def user_cache_dir() -> Path:
-    return Path(os.environ.get("UNLEARN_CACHE_DIR", Path.home() / ".cache" / "unlearn"))
-
-
-def checkpoint_name(cfg) -> str:
-    return f"{cfg.arch}-{cache_key(cfg)}.pt"
-
-
-def find_cached(cfg) -> Path | None:
-    for folder in (SHIPPED_DIR, user_cache_dir()):
-        path = folder / checkpoint_name(cfg)
-        if path.is_file():
-            return path
-    return None
-
-
-def load_or_pretrain(cfg) -> torch.nn.Module:
-    path = find_cached(cfg)
-    if path is None:
-        log.info("no cached %s checkpoint: pretraining on the synthetic world (one-off)", cfg.arch)
-        path = pretrain(cfg, user_cache_dir() / checkpoint_name(cfg))
-    model = create_random(cfg.arch, cfg.quick_gelu)
-    state, _, _ = load_checkpoint(path)
-    model.load_state_dict(state)
-    return model
-
-
-def _lr_at(step: int, p) -> float:
-    if step < p.warmup_steps:
-        return p.lr * (step + 1) / p.warmup_steps
-    progress = (step - p.warmup_steps) / max(1, p.steps - p.warmup_steps)
-    return p.lr * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def multi_positive_clip_loss(logits: torch.Tensor, matches: torch.Tensor) -> torch.Tensor:
-    """Symmetric CLIP loss where every caption that describes an image counts as its positive."""
-    img_targets = matches / matches.sum(1, keepdim=True)
-    txt_targets = matches.T / matches.T.sum(1, keepdim=True)
-    return 0.5 * (F.cross_entropy(logits, img_targets) + F.cross_entropy(logits.T, txt_targets))
-
-
-def pretrain(cfg, out_path: Path, progress: bool = True) -> Path:
-    """Train cfg.arch from scratch with recipe cfg.pretrain; save to out_path (fp16)."""
-    p = cfg.pretrain
-    torch.manual_seed(p.seed)
-    rng = np.random.default_rng(p.seed)
-    model = create_random(cfg.arch, cfg.quick_gelu).train()
-    tokenizer = build_tokenizer(cfg)
-    image_size = open_clip.get_model_config(cfg.arch)["vision_cfg"]["image_size"]
-    decay = [w for n, w in model.named_parameters() if w.ndim >= 2 and "logit_scale" not in n]
-    no_decay = [w for n, w in model.named_parameters() if w.ndim < 2 or "logit_scale" in n]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": p.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=p.lr)
-    start = time.time()
-    bar = tqdm(range(p.steps), desc=f"pretrain {cfg.arch}", disable=not progress)
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(step, p)
-        images, captions, matches = synthetic.pretraining_batch(p.batch_size, rng, image_size)
-        img = model.encode_image(normalize_uint8(torch.from_numpy(images)), normalize=True)
-        txt = model.encode_text(tokenizer(captions), normalize=True)
-        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
-        loss = multi_positive_clip_loss(logits, torch.from_numpy(matches).float())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-    log.info("pretrained %s in %.0f s (final loss %.3f)", cfg.arch, time.time() - start, loss.item())
-    flags = model_flags(cfg) | {"cache_key": cache_key(cfg), "world_version": WORLD_VERSION}
-    return save_checkpoint(out_path, model.state_dict(), cfg.arch, flags, half=True)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="pretrain")
-def main(cfg: DictConfig) -> None:
+def app(cfg: DictConfig) -> None:
     configure_threads(cfg.num_threads)
     backbone = cfg.backbone
-    if backbone.pretrained != "synthetic":
-        raise SystemExit(f"backbone {backbone.name} is not pretrained here (backbone.pretrained={backbone.pretrained})")
+    if backbone.pretrained != "synthetic" or backbone.pretrain is None:
+        raise UnlearnError(f"backbone {backbone.name} is not pretrained here (backbone.pretrained={backbone.pretrained}); "
+                           "valid: tiny_rn, tiny_vit")
     out = Path(cfg.out_dir) if cfg.out_dir else user_cache_dir()
     path = pretrain(backbone, out / checkpoint_name(backbone))
     print(f"saved {path}")
+
+
+def main() -> None:
+    setup()
+    app()
 
 
 if __name__ == "__main__":

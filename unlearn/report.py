@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
-import json
 import math
-import os
 import re
 import sys
 from collections import defaultdict
@@ -41,22 +38,19 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn.config import register_resolvers
 from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write
-from unlearn.metrics import REQUIRED_KEYS
 from unlearn.plotting import figure, save_png
-from unlearn.run import RESULT_KEYS
+from unlearn.rundir import RunFolder, config_hash, find_run_dirs, load_run, read_json
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
-# folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own)
-PRUNED_DIRS = {"wandb", ".submitit", ".hydra"}
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
 NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
                     "device", "num_threads", "save_checkpoint", "eval.batch_size"}
-# config fields that say where things are or how fast they load, not what is measured (at any depth,
-# e.g. dataset.root, eval.zeroshot.cifar10.root): two runs that differ only there are one setting
-LOCATION_FIELDS = {"root", "num_workers", "cache_dir", "download"}
+# override keys that say how data is read, not which (at any depth, e.g. dataset.num_workers)
+LOADING_KEYS = {"num_workers", "cache_dir", "download"}
 # the papers' methods last, baselines before them, the original model first
 METHOD_ORDER = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn",
                 "lipschitz", "space_adaptation", "three_stage")
@@ -117,42 +111,14 @@ class Table:
 
 # ---------------------------------------------------------------- collecting runs
 
-def find_run_dirs(roots: list[Path]) -> list[Path]:
-    """Every folder under roots that looks like a run folder (results, status or Hydra config)."""
-    found = []
-    for root in roots:
-        for folder, subdirs, files in os.walk(root):
-            if {"metrics.json", "status.json"} & set(files) or ".hydra" in subdirs:
-                found.append(Path(folder))
-            subdirs[:] = sorted(d for d in subdirs if d not in PRUNED_DIRS)
-    return found
+def to_run(folder: RunFolder) -> Run:
+    return Run(path=folder.path, metrics=folder.metrics, variant=variant_label(folder.overrides),
+               setting=_digest(folder.config, exclude=("seed",)), base=_digest(folder.config, exclude=("seed", "method")),
+               config=folder.config, soup=read_soup_curve(folder.path / "soup_curve.json"))
 
 
-def load_run(path: Path) -> Run | str:
-    """The run in `path`, or why it is skipped."""
-    status = _read_json(path / "status.json")
-    state = status.get("status") if isinstance(status, dict) else None
-    if not (path / "metrics.json").is_file():
-        if state == "failed":
-            return f"failed ({status.get('error', 'no error recorded')})"
-        return f"incomplete (status {state})" if state else "incomplete (no status.json or metrics.json)"
-    if state not in (None, "complete"):
-        return f"status {state} (metrics.json is from an earlier attempt)"
-    metrics = _read_json(path / "metrics.json")
-    if not isinstance(metrics, dict):
-        return "unreadable metrics.json"
-    missing = [k for k in ("before", "after", "score", "method", "forget", "backbone", "dataset", "seed")
-               if k not in metrics]
-    missing += [f"{phase}/{k}" for phase in ("before", "after") for k in REQUIRED_KEYS
-                if k not in metrics.get(phase, {})]
-    if missing:
-        return f"incomplete metrics.json (missing {', '.join(missing)})"
-    config = OmegaConf.load(path / ".hydra" / "config.yaml") if (path / ".hydra" / "config.yaml").is_file() else None
-    overrides = (list(OmegaConf.load(path / ".hydra" / "overrides.yaml"))
-                 if (path / ".hydra" / "overrides.yaml").is_file() else [])
-    return Run(path=path, metrics=metrics, variant=variant_label(overrides),
-               setting=_config_digest(config, exclude={"seed"}), base=_config_digest(config, exclude={"seed", "method"}),
-               config=config, soup=read_soup_curve(path / "soup_curve.json"))
+def _digest(config: DictConfig | None, exclude: tuple[str, ...]) -> str:
+    return config_hash(config, exclude)[:6] if config is not None else ""
 
 
 def variant_label(overrides: list[str]) -> str:
@@ -160,7 +126,7 @@ def variant_label(overrides: list[str]) -> str:
     kept = []
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
-        if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOCATION_FIELDS
+        if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOADING_KEYS
                 and not key.startswith(("logger.", "hydra."))):
             kept.append(override.lstrip("+~"))
     return " ".join(sorted(kept))
@@ -169,7 +135,7 @@ def variant_label(overrides: list[str]) -> str:
 def read_soup_curve(path: Path) -> dict[str, list] | None:
     """soup_curve.json as columns. Two layouts are read: {"a": [...], "forget/acc": [...], ...} and
     {"curve": [{"a": .., "forget/acc": .., ...}, ...], "chosen_a": ..} (three_stage's)."""
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         return None
     if isinstance(data.get("curve"), list):
@@ -191,32 +157,11 @@ def collect(roots: list[Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
     runs, skipped = [], []
     for path in find_run_dirs(roots):
         run = load_run(path)
-        if isinstance(run, Run):
-            runs.append(run)
+        if isinstance(run, RunFolder):
+            runs.append(to_run(run))
         else:
             skipped.append((path, run))
     return runs, skipped
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _config_digest(config: DictConfig | None, exclude: set[str]) -> str:
-    if config is None:
-        return ""
-    parts = {k: _without_location(OmegaConf.to_container(config[k], resolve=False))
-             if OmegaConf.is_config(config[k]) else config[k] for k in RESULT_KEYS if k not in exclude and k in config}
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:6]
-
-
-def _without_location(node):
-    if isinstance(node, dict):
-        return {k: _without_location(v) for k, v in node.items() if k not in LOCATION_FIELDS}
-    return node
 
 
 # ---------------------------------------------------------------- aggregating
@@ -567,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of published-number CSVs (default: experiments/reference)")
     parser.add_argument("--no-reference", action="store_true", help="do not show published numbers")
     args = parser.parse_args(argv)
+    register_resolvers()
     out = args.out or args.dirs[0] / "report"
     try:
         if not args.no_reference and args.reference != DEFAULT_REFERENCE_DIR and not args.reference.is_dir():

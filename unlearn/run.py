@@ -1,18 +1,18 @@
 """One unlearning job: measure the original model, unlearn, measure again, write the results.
 
-The run folder holds `status.json` from the start (running → complete | failed) and
-`metrics.json` only once everything succeeded, written atomically: a folder without a
-complete metrics.json never looks like a finished run.
+The run folder follows unlearn/rundir.py: `status.json` from the start (running → complete |
+failed) and `metrics.json` only once everything succeeded, written atomically, so a folder
+without a complete metrics.json never looks like a finished run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -20,28 +20,41 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn.data import add_zeroshot_suites, build_benchmark
-from unlearn.data.tasks import build_task
+from unlearn.data.base import Benchmark
+from unlearn.data.tasks import UnlearningTask, build_task
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
-from unlearn.io import write_json
 from unlearn.loggers import build_logger
-from unlearn.methods import get_method
+from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
 from unlearn.metrics import score, score_components
-from unlearn.models.backbones import build_backbone, eval_transform, model_flags
+from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
+from unlearn.models.factory import eval_transform, model_flags
+from unlearn.rundir import completed_metrics, config_hash, write_metrics, write_status
 from unlearn.runtime import configure_threads, seed_everything, select_device
 
 log = logging.getLogger(__name__)
 
-# the parts of the config that determine the result (not logging or bookkeeping)
-RESULT_KEYS = ("dataset", "backbone", "method", "forget", "eval", "seed")
 
+@dataclass
+class Job:
+    """Everything a job works with, built once from its config."""
 
-def config_hash(cfg: DictConfig) -> str:
-    resolved = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
-                for k in RESULT_KEYS}
-    return hashlib.sha1(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
+    cfg: DictConfig
+    run_dir: Path
+    device: torch.device
+    model: torch.nn.Module
+    tokenizer: Callable
+    bench: Benchmark
+    task: UnlearningTask
+    evaluator: Evaluator
+    logger: Any
+
+    def method_context(self) -> UnlearnContext:
+        return UnlearnContext(model=self.model, tokenizer=self.tokenizer, bench=self.bench, task=self.task,
+                              cfg=self.cfg.method, device=self.device, seed=self.cfg.seed, logger=self.logger,
+                              evaluate=self.evaluator, run_dir=self.run_dir, backbone=self.cfg.backbone.name)
 
 
 def wandb_group(cfg: DictConfig) -> str | None:
@@ -54,16 +67,19 @@ def wandb_group(cfg: DictConfig) -> str | None:
     return None
 
 
-def completed_metrics(run_dir: Path, digest: str) -> dict | None:
-    """The metrics of an earlier complete run of the same config in this folder, if any."""
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        return None
-    try:
-        metrics = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    return metrics if metrics.get("config_hash") == digest else None
+def build_job(cfg: DictConfig, run_dir: Path) -> Job:
+    configure_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    device = select_device(cfg.device)
+    model, tokenizer = build_backbone(cfg.backbone)
+    transform = eval_transform(model)  # real datasets are preprocessed as the backbone expects
+    bench = build_benchmark(cfg.dataset, transform=transform)
+    add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
+    task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
+    evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
+    logger = build_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+                          name=run_dir.name, group=wandb_group(cfg), job_type=cfg.method.name)
+    return Job(cfg, run_dir, device, model.to(device), tokenizer, bench, task, evaluator, logger)
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> float:
@@ -74,61 +90,44 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
     if cfg.resume and (done := completed_metrics(run_dir, digest)):
         log.info("skipping %s: complete metrics.json with the same config found", run_dir)
         return done["score"]
-    write_json(run_dir / "status.json", {"status": "running", "config_hash": digest})
-    logger = None
+    write_status(run_dir, "running", digest)
+    job = None
     try:
-        configure_threads(cfg.num_threads)
-        seed_everything(cfg.seed)
-        device = select_device(cfg.device)
-        method = get_method(cfg.method.name)
-        model, tokenizer = build_backbone(cfg.backbone)
-        transform = eval_transform(model)  # real datasets are preprocessed as the backbone expects
-        bench = build_benchmark(cfg.dataset, transform=transform)
-        add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
-        task = build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
-        model = model.to(device)
-        evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
-        logger = build_logger(
-            cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True), name=run_dir.name,
-            group=wandb_group(cfg), job_type=cfg.method.name,
-        )
-        metrics = _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, device, logger, run_dir)
+        method = METHODS.get(cfg.method.name)
+        job = build_job(cfg, run_dir)
+        metrics = unlearn_and_measure(job, method.run)
         metrics["config_hash"] = digest
         if cfg.save_checkpoint:
-            save_checkpoint(run_dir / "model.pt", model.state_dict(), cfg.backbone.arch, model_flags(cfg.backbone))
-        write_json(run_dir / "metrics.json", metrics)
-        write_json(run_dir / "status.json", {"status": "complete", "config_hash": digest})
-        logger.finish()
+            save_checkpoint(run_dir / "model.pt", job.model.state_dict(), cfg.backbone.arch, model_flags(cfg.backbone))
+        write_metrics(run_dir, metrics)
+        write_status(run_dir, "complete", digest)
+        job.logger.finish()
         return metrics["score"]
     except BaseException as err:
-        write_json(run_dir / "status.json", {
-            "status": "failed", "config_hash": digest, "error": f"{type(err).__name__}: {err}",
-            "traceback": traceback.format_exc(),
-        })
-        if logger is not None:
-            logger.finish(failed=True)
+        write_status(run_dir, "failed", digest, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        if job is not None:
+            job.logger.finish(failed=True)
         raise
 
 
-def _unlearn_and_measure(cfg, method, model, tokenizer, bench, task, evaluator, device, logger, run_dir) -> dict:
+def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) -> dict:
+    cfg, evaluator, logger = job.cfg, job.evaluator, job.logger
     start = time.perf_counter()
-    before, per_class_before = evaluator(model)
+    before, per_class_before = evaluator(job.model)
     eval_s = time.perf_counter() - start
     logger.log({f"before/{k}": v for k, v in before.items()}, step=0)
     log.info("before: %s", _fmt(before))
 
-    ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task, cfg=cfg.method,
-                         device=device, seed=cfg.seed, logger=logger, evaluate=evaluator, run_dir=run_dir,
-                         backbone=cfg.backbone.name)
+    ctx = job.method_context()
     seed_everything(cfg.seed)
     start = time.perf_counter()
-    method.run(ctx)
-    if device.type == "cuda":
+    run_method(ctx)
+    if job.device.type == "cuda":
         torch.cuda.synchronize()
     unlearn_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    after, per_class_after = evaluator(model)
+    after, per_class_after = evaluator(job.model)
     eval_s += time.perf_counter() - start
     log.info("after:  %s", _fmt(after))
 

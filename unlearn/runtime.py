@@ -8,6 +8,7 @@ import random
 import numpy as np
 import torch
 
+from unlearn.config.schema import Precision
 from unlearn.errors import UnlearnError
 
 
@@ -27,21 +28,16 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+def autocast_dtype(device: torch.device, precision: Precision) -> torch.dtype | None:
     """The autocast dtype for `precision` on `device`; None runs fp32 (always on the CPU)."""
-    if precision not in PRECISIONS:
-        raise UnlearnError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if device.type != "cuda" or precision == "fp32":
+    if device.type != "cuda" or precision == Precision.fp32:
         return None
-    if precision == "auto":
+    if precision == Precision.auto:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return {Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}[Precision(precision)]
 
 
-def autocast(device: torch.device, precision: str):
+def autocast(device: torch.device, precision: Precision):
     """Mixed precision on CUDA (bf16/fp16 autocast); a no-op context on the CPU."""
     dtype = autocast_dtype(device, precision)
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()

@@ -16,19 +16,24 @@ When no a reaches the target, the below-target rules fall back to the lowest for
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from unlearn.data.base import ImageSet
-from unlearn.errors import UnlearnError, choices
+from unlearn.errors import UnlearnError
 from unlearn.losses import best_rival
 from unlearn.metrics import score
 from unlearn.plotting import figure, save_png
 from unlearn.zeroshot import image_features
 
-RULES = ("smallest_below", "best_retain_below", "best_score")
+
+class SoupRule(StrEnum):
+    smallest_below = "smallest_below"
+    best_retain_below = "best_retain_below"
+    best_score = "best_score"
 
 
 def interpolate_states(original: dict[str, torch.Tensor], unlearned: dict[str, torch.Tensor],
@@ -66,10 +71,8 @@ def soup_curve(model, original: dict[str, torch.Tensor], unlearned: dict[str, to
     return curve
 
 
-def choose_a(curve: list[dict[str, float]], rule: str, forget_target: float) -> float:
+def choose_a(curve: list[dict[str, float]], rule: SoupRule, forget_target: float) -> float:
     """The a a rule picks from a curve whose first point (a = 0) is the original model."""
-    if rule not in RULES:
-        raise UnlearnError(f"unknown soup rule {rule!r}; valid: {choices(RULES)}")
     reference, candidates = curve[0], curve[1:]
     if not candidates:
         raise UnlearnError("soup grid is empty; give at least one a in (0, 1]")

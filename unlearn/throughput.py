@@ -21,9 +21,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from unlearn.config import setup
+from unlearn.config.schema import Precision
 from unlearn.data.base import ImageSet
 from unlearn.data.images import FileImages
-from unlearn.models.backbones import create_random, eval_transform
+from unlearn.models.anatomy import input_shape
+from unlearn.models.factory import create_random, eval_transform
 from unlearn.runtime import autocast, select_device
 from unlearn.zeroshot import image_features
 
@@ -51,11 +54,10 @@ def _timed(fn, device: torch.device) -> float:
 def measure(arch: str, precisions: list[str], images: int, batch_size: int, num_workers: int, device: torch.device) -> dict:
     model = create_random(arch, quick_gelu=True).to(device).eval()
     transform = eval_transform(model)
-    size = model.visual.image_size
-    size = size[0] if isinstance(size, (tuple, list)) else size
+    _, height, width = input_shape(model)
     results = {"arch": arch, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                "images": images, "batch_size": batch_size, "num_workers": num_workers}
-    batch = torch.randn(batch_size, 3, size, size, device=device)
+    batch = torch.randn(batch_size, 3, height, width, device=device)
     with tempfile.TemporaryDirectory() as tmp:
         paths = _write_jpegs(Path(tmp), images)
         labels = np.zeros(images, dtype=np.int64)
@@ -82,12 +84,13 @@ def measure(arch: str, precisions: list[str], images: int, batch_size: int, num_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="ViT-B-32")
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=[p.value for p in Precision])
     parser.add_argument("--images", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--num-workers", type=int, default=8)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    setup()
     device = select_device(args.device)
     print(json.dumps(measure(args.arch, args.precision, args.images, args.batch_size, args.num_workers, device), indent=1))
 

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,47 @@ def test_yaml_files_declare_their_schema():
     for group in ("dataset", "backbone", "method", "forget", "logger"):
         for path in (ROOT / "conf" / group).glob("*.yaml"):
             assert f"/schema/{group}/" in Path(path).read_text(), path
+
+
+def _schema_of(path: Path):
+    from hydra.core.config_store import ConfigStore
+
+    group, name = re.search(r"/schema/(\w+)/(\w+)@_here_", path.read_text()).groups()
+    return ConfigStore.instance().load(f"schema/{group}/{name}.yaml").node
+
+
+SCHEMA_OPTIONS = [p for g in ("dataset", "backbone", "method", "forget", "logger")
+                  for p in sorted((ROOT / "conf" / g).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", SCHEMA_OPTIONS, ids=[f"{p.parent.name}/{p.stem}" for p in SCHEMA_OPTIONS])
+def test_yaml_options_do_not_restate_schema_defaults(path):
+    """Each default lives once, in its dataclass: an option sets only what makes it that option."""
+    schema, option = _schema_of(path), OmegaConf.load(path)
+    restated = [key for key in option if key != "defaults" and key in schema
+                and OmegaConf.to_container(OmegaConf.merge(schema, {key: option[key]}))[key]
+                == OmegaConf.to_container(schema)[key]]
+    assert restated == [], f"{path.name} restates its schema's defaults for {restated}"
+
+
+@pytest.mark.parametrize("overrides, valid", [
+    (["method.towers=head"], "[image, text, both]"),
+    (["method.soup_rule=best"], "[smallest_below, best_retain_below, best_score]"),
+    (["method.selection=top"], "[topk, threshold]"),
+    (["method.align_fallback=zeros"], "[skip, noise]"),
+    (["method=lipschitz", "method.sigma_advance=sometimes"], "[stall, epoch]"),
+    (["method=lipschitz", "method.anchor=clean"], "[noisy, none]"),
+    (["method=space_adaptation", "method.solver=newton"], "[gradient, closed_form]"),
+    (["method=space_adaptation", "method.forget_prompts=all"], "[bare, templates]"),
+    (["method=space_adaptation", "method.target=zero"], "[empty, orthogonal]"),
+    (["method=emmn", "method.towers=audio"], "[image, text, both]"),
+    (["forget.kind=subgroups"], "[subgroup, class, style, class_in_style]"),
+    (["eval.precision=fp8"], "[auto, fp32, bf16, fp16]"),
+    (["backbone.tokenizer=bpe"], "[open_clip, synthetic]"),
+    (["logger.mode=sometimes"], "[offline, online, disabled]"),
+])
+def test_bad_choices_fail_at_composition(overrides, valid):
+    """Choice fields are enums: a bad value fails before any work, naming the valid ones."""
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config(*overrides)
+    assert f"expected one of {valid}" in str(err.value) + str(err.value.__cause__)

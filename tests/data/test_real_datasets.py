@@ -11,12 +11,11 @@ import torch
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics
 from tests.data import fake_datasets as fake
-from unlearn.data import build_benchmark, build_suite
-from unlearn.data.catalog import dataset_catalog
+from unlearn.data import build_benchmark, build_suite, dataset_catalog
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError
-from unlearn.models.backbones import create_random, eval_transform
 from unlearn.models.checkpoint import load_checkpoint
+from unlearn.models.factory import create_random, eval_transform
 
 MONKEYS = ["n02490219", "n02492035", "n02493509"]  # marmoset, capuchin, titi
 IMAGENET_WNIDS = MONKEYS + ["n01669191", "n01667778", "n01440764"]  # box turtle, terrapin, tench
@@ -49,7 +48,7 @@ def transform():
 def _bench(data, transform, dataset, root, forget, *extra):
     cfg = compose_config(*DEBUG, f"dataset={dataset}", f"dataset.root={data / root}", f"forget={forget}", *extra)
     bench = build_benchmark(cfg.dataset, transform)
-    return bench, build_task(bench, cfg.forget, cfg.dataset, seed=0)
+    return bench, build_task(bench, cfg.forget, cfg.task, seed=0)
 
 
 def test_cifar100_subgroup_is_a_fine_class_inside_its_superclass(data, transform):

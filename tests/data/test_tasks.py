@@ -15,7 +15,7 @@ def bench():
 
 def _task(bench, compose_cfg, *overrides):
     cfg = compose_cfg("debug=default", *overrides)
-    return build_task(bench, cfg.forget, cfg.dataset, seed=0)
+    return build_task(bench, cfg.forget, cfg.task, seed=0)
 
 
 def test_subgroup_split(bench, compose_cfg):
@@ -43,8 +43,8 @@ def test_class_split(bench, compose_cfg):
 
 
 def test_training_sets_are_capped_and_seeded(bench, compose_cfg):
-    a = _task(bench, compose_cfg, "dataset.retain_train_size=10")
-    b = _task(bench, compose_cfg, "dataset.retain_train_size=10")
+    a = _task(bench, compose_cfg, "task.retain_train_size=10")
+    b = _task(bench, compose_cfg, "task.retain_train_size=10")
     assert len(a.retain_train) == 10
     assert np.array_equal(a.retain_train.attributes["colour"], b.retain_train.attributes["colour"])
 

@@ -11,7 +11,8 @@ from unlearn.data import build_benchmark
 from unlearn.data.tasks import build_task
 from unlearn.loggers import NullLogger
 from unlearn.methods.base import UnlearnContext
-from unlearn.models.backbones import build_backbone, eval_transform
+from unlearn.models.backbones import build_backbone
+from unlearn.models.factory import eval_transform
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +21,7 @@ def debug_benchmark():
     cfg = compose_config(*DEBUG)
     model, tokenizer = build_backbone(cfg.backbone)
     bench = build_benchmark(cfg.dataset, transform=eval_transform(model))
-    return cfg, tokenizer, bench, build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
+    return cfg, tokenizer, bench, build_task(bench, cfg.forget, cfg.task, cfg.seed)
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from unlearn.data import build_benchmark
 from unlearn.data.tasks import build_task
 from unlearn.evaluation import Evaluator
 from unlearn.loggers import NullLogger
-from unlearn.methods import get_method
+from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
-from unlearn.models.backbones import build_backbone, eval_transform
+from unlearn.models.backbones import build_backbone
+from unlearn.models.factory import eval_transform
 from unlearn.runtime import seed_everything
 
 BASELINES = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn")
@@ -28,7 +29,7 @@ FORGETTING = tuple(m for m in ALL_BASELINES if m not in ("original", "finetune")
 def test_only_the_chosen_tower_trains(method_ctx, method, towers):
     ctx = method_ctx(method, towers=towers)
     before = weights(ctx.model)
-    get_method(method).run(ctx)
+    METHODS.get(method).run(ctx)
     moved = changed(before, weights(ctx.model))
     assert moved and all(k.startswith("visual.") == (towers == "image") for k in moved), sorted(moved)[:5]
 
@@ -38,7 +39,7 @@ def test_data_free_methods_unlearn_without_reading_any_training_image(method_ctx
     task = without(debug_benchmark[3], "forget_train", "retain_train", "calib_forget", "calib_retain")
     ctx = method_ctx(method, task=task)
     before = weights(ctx.model)
-    get_method(method).run(ctx)
+    METHODS.get(method).run(ctx)
     assert changed(before, weights(ctx.model))
 
 
@@ -60,7 +61,7 @@ def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default(forget)
     cfg = compose_config("logger=none", f"forget={forget}")
     base, tokenizer = build_backbone(cfg.backbone)
     bench = build_benchmark(cfg.dataset, transform=eval_transform(base))
-    task = build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
+    task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
     evaluate = Evaluator(bench, task, tokenizer, torch.device("cpu"), cfg.eval.batch_size)
     before, _ = evaluate(base)
     after = {}
@@ -70,7 +71,7 @@ def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default(forget)
                              cfg=compose_config("logger=none", f"forget={forget}", f"method={method}").method,
                              device=torch.device("cpu"), seed=cfg.seed, logger=NullLogger(), evaluate=evaluate)
         seed_everything(cfg.seed)
-        get_method(method).run(ctx)
+        METHODS.get(method).run(ctx)
         after[method] = evaluate(model)[0]
     assert after["original"] == before
     for method in FORGETTING:

@@ -4,10 +4,10 @@ reads no training image: test_baselines.py)."""
 import torch
 
 from tests.methods.helpers import changed, weights
-from unlearn.losses import zeroshot_ce
 from unlearn.loops import trainable_and_head
+from unlearn.losses import zeroshot_ce
 from unlearn.methods.emmn import optimise_noise
-from unlearn.training import input_shape
+from unlearn.models.anatomy import input_shape
 
 
 def test_noise_raises_or_lowers_the_loss_and_leaves_the_model(method_ctx):

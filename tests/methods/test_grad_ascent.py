@@ -5,7 +5,7 @@ import itertools
 import torch
 
 from unlearn.loops import Optimiser, batch_ce, trainable_and_head
-from unlearn.methods import get_method
+from unlearn.methods import METHODS
 
 
 def test_ascent_step_raises_the_forget_loss(method_ctx):
@@ -23,9 +23,9 @@ def test_ascent_stops_once_a_forget_batch_is_forgotten(method_ctx):
     ctx = method_ctx("grad_ascent", stop_acc=1.0, max_steps=50)  # any batch qualifies: one step
     summaries = {}
     ctx.logger.summary = summaries.update
-    get_method("grad_ascent").run(ctx)
+    METHODS.get("grad_ascent").run(ctx)
     assert summaries["grad_ascent/steps"] == 1
     ctx = method_ctx("grad_ascent", stop_acc="null", max_steps=3)
     ctx.logger.summary = summaries.update
-    get_method("grad_ascent").run(ctx)
+    METHODS.get("grad_ascent").run(ctx)
     assert summaries["grad_ascent/steps"] == 3

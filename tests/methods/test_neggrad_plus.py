@@ -7,7 +7,7 @@ import torch
 
 from unlearn.errors import UnlearnError
 from unlearn.loops import batch_ce, trainable_and_head
-from unlearn.methods import get_method
+from unlearn.methods import METHODS
 from unlearn.methods.neggrad_plus import neggrad_plus_terms
 
 
@@ -28,4 +28,4 @@ def test_both_terms_weighted_by_beta(method_ctx, beta):
 
 def test_beta_outside_unit_interval_is_rejected(method_ctx):
     with pytest.raises(UnlearnError, match=r"method.beta=1.5 is outside \[0, 1\]"):
-        get_method("neggrad_plus").run(method_ctx("neggrad_plus", beta=1.5))
+        METHODS.get("neggrad_plus").run(method_ctx("neggrad_plus", beta=1.5))

@@ -6,7 +6,7 @@ import torch
 from tests.methods.helpers import weights
 from unlearn.errors import UnlearnError
 from unlearn.loops import trainable_and_head
-from unlearn.methods import get_method
+from unlearn.methods import METHODS
 from unlearn.methods.salun import saliency, top_fraction_mask
 
 
@@ -22,7 +22,7 @@ def test_only_salient_weights_change(method_ctx):
     masks = top_fraction_mask(saliency(ctx, params, head), 0.1)  # the same deterministic map the method computes
     before = {id(p): p.detach().clone() for p in params}
     all_before = weights(ctx.model)
-    get_method("salun").run(ctx)
+    METHODS.get("salun").run(ctx)
     kept = sum(m.sum() for m in masks.values()) / sum(m.numel() for m in masks.values())
     assert abs(kept.item() - 0.1) < 1e-3
     moved = 0
@@ -37,4 +37,4 @@ def test_only_salient_weights_change(method_ctx):
 
 def test_mask_ratio_outside_unit_interval_is_rejected(method_ctx):
     with pytest.raises(UnlearnError, match=r"method.mask_ratio=0.0 is outside \(0, 1\]"):
-        get_method("salun").run(method_ctx("salun", mask_ratio=0.0))
+        METHODS.get("salun").run(method_ctx("salun", mask_ratio=0.0))

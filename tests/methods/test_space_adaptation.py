@@ -17,10 +17,12 @@ from unlearn.data import build_benchmark, synthetic
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
-from unlearn.methods import get_method
+from unlearn.methods import METHODS
 from unlearn.methods import space_adaptation as sa
 from unlearn.methods.base import UnlearnContext
-from unlearn.models.backbones import build_backbone, eval_transform
+from unlearn.models import anatomy
+from unlearn.models.backbones import build_backbone
+from unlearn.models.factory import eval_transform
 from unlearn.runtime import seed_everything
 
 CPU = torch.device("cpu")
@@ -46,14 +48,14 @@ def test_pre_projection_features_reproduce_encode_text(method_ctx):
     ctx = method_ctx("space_adaptation")
     tokens = ctx.tokenizer(["", "circle", "a photo of a red circle.", "an image of a striped bar."])
     with torch.no_grad():
-        h = sa.pre_projection_features(ctx.model, tokens)
+        h = anatomy.pre_projection_features(ctx.model, tokens)
         assert h.shape == (4, ctx.model.text_projection.shape[0])
         assert torch.equal(h @ ctx.model.text_projection, ctx.model.encode_text(tokens))
         linear = with_linear_projection(ctx.model, bias=True)
-        assert sa.projection_name(linear) == "text_projection.weight"
-        assert torch.allclose(sa.project(linear, sa.pre_projection_features(linear, tokens)),
+        assert anatomy.projection_name(linear) == "text_projection.weight"
+        assert torch.allclose(anatomy.project(linear, anatomy.pre_projection_features(linear, tokens)),
                               linear.encode_text(tokens), atol=1e-6)
-        M, b = sa.projection_matrix(linear)
+        M, b = anatomy.projection_matrix(linear)
         assert torch.allclose(h @ M + b, linear.encode_text(tokens), atol=1e-5)
 
 
@@ -144,7 +146,7 @@ def test_retain_names_option_is_used_and_cleaned(method_ctx, tmp_path):
     (tmp_path / "retain.txt").write_text("square\nSquare\ncircle\ntriangle\n")
     ctx = method_ctx("space_adaptation", retain_names=str(tmp_path / "retain.txt"), solver="closed_form")
     ctx.logger = RecordingLogger()
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     assert ctx.logger.summaries["space_adaptation/retain_names"] == 2  # circle is the forget class
 
 
@@ -212,16 +214,13 @@ def test_table_without_a_value_and_unknown_table_keys_fail_clearly():
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("solver", "newton", "unknown method.solver 'newton'; valid: gradient, closed_form"),
-    ("forget_prompts", "all", "unknown method.forget_prompts 'all'; valid: bare, templates, null"),
-    ("target", "zero", "unknown method.target 'zero'; valid: empty, orthogonal, null"),
-    ("towers", "image", "unknown method.towers 'image'; valid: text"),
+    ("towers", "image", "method.towers=image: space_adaptation edits the text projection only; valid: text"),
     ("closed_form_rank", 0, "method.closed_form_rank=0 must be null or at least 1"),
     ("min_forget_drop", 1.5, r"method.min_forget_drop=1.5 is outside \[0, 1\)"),
 ])
 def test_bad_option_values_are_rejected(method_ctx, option, value, message):
     with pytest.raises(UnlearnError, match=message):
-        get_method("space_adaptation").run(method_ctx("space_adaptation", **{option: value}))
+        METHODS.get("space_adaptation").run(method_ctx("space_adaptation", **{option: value}))
 
 
 # --- the solvers ------------------------------------------------------------------------------
@@ -272,7 +271,7 @@ def test_closed_form_rank_r_is_the_best_rank_r_solution():
 def test_only_the_text_projection_changes(method_ctx, solver):
     ctx = method_ctx("space_adaptation", solver=solver, max_steps=20)
     before = weights(ctx.model)
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     after = weights(ctx.model)
     assert set(after) == set(before) and changed(before, after) == {"text_projection"}
     assert not any(p.requires_grad for p in ctx.model.parameters())
@@ -283,7 +282,7 @@ def test_linear_text_projection_is_handled(method_ctx, solver):
     ctx = method_ctx("space_adaptation", solver=solver, max_steps=20)
     ctx.model = with_linear_projection(ctx.model, bias=True)
     before = weights(ctx.model)
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     after = weights(ctx.model)
     assert set(after) == set(before) and changed(before, after) == {"text_projection.weight"}
 
@@ -303,7 +302,7 @@ def test_merged_model_equals_the_adapted_one(method_ctx, monkeypatch):
 
     sa_merge = sa.merge_lora
     monkeypatch.setattr(sa, "merge_lora", checked_merge)
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     assert torch.allclose(seen["adapted"], seen["merged"], atol=1e-6)
     assert not torch.allclose(seen["merged"], seen["original"], atol=1e-3)
     assert not any("parametrizations" in k for k in ctx.model.state_dict())
@@ -325,13 +324,13 @@ def test_gradient_keeps_the_best_weights_not_the_last(method_ctx):
     ctx.logger = RecordingLogger()
     original = copy.deepcopy(ctx.model)
     seed_everything(0)  # the adapter's init
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     losses = [s["space_adaptation/loss"] for s in ctx.logger.steps]
     assert len(losses) == 40 and losses[-1] > min(losses) * 1.01, losses
     with torch.no_grad():
         settings = sa.resolve_settings(ctx.cfg, None, "synthetic", 1)
-        h_f = sa.encode_pre_projection(original, ctx.tokenizer, ["circle"], CPU)
-        h_r = sa.encode_pre_projection(original, ctx.tokenizer, ["square", "triangle"], CPU)
+        h_f = anatomy.encode_pre_projection(original, ctx.tokenizer, ["circle"], CPU)
+        h_r = anatomy.encode_pre_projection(original, ctx.tokenizer, ["square", "triangle"], CPU)
         target, _ = sa.empty_target(original, ctx.tokenizer, ctx.bench.classnames, ctx.task.forget_classes,
                                     torch.Generator().manual_seed(ctx.seed), 0.5, 100, CPU)
         loss = final_loss(ctx, original, (h_f, h_r, target[None], settings["lambda_forget"],
@@ -343,7 +342,7 @@ def test_retries_raise_lambda_forget_until_the_budget(method_ctx):
     """Two steps per run (debug cap) never reach a 99 % drop: every retry runs, λ_forget grows."""
     ctx = method_ctx("space_adaptation", min_forget_drop=0.99, max_retries=3, lambda_forget=1.0)
     ctx.logger = RecordingLogger()
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     assert ctx.logger.summaries["space_adaptation/retries"] == 3
     assert ctx.logger.summaries["space_adaptation/lambda_forget"] == pytest.approx(1.15)
     assert [s["space_adaptation/attempt"] for s in ctx.logger.steps] == [0, 0, 1, 1, 2, 2, 3, 3]
@@ -353,7 +352,7 @@ def test_closed_form_retries_stop_once_the_drop_is_reached(method_ctx):
     ctx = method_ctx("space_adaptation", solver="closed_form", lambda_forget=0.01, lambda_preserve=2.0,
                      min_forget_drop=0.3, forget_step=0.5)
     ctx.logger = RecordingLogger()
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     retries = ctx.logger.summaries["space_adaptation/retries"]
     assert 1 <= retries < 100 and ctx.logger.summaries["space_adaptation/forget_drop"] >= 0.3
     assert ctx.logger.summaries["space_adaptation/lambda_forget"] == pytest.approx(0.01 + 0.5 * retries)
@@ -363,7 +362,7 @@ def test_closed_form_is_fast_and_low_rank(method_ctx):
     ctx = method_ctx("space_adaptation", solver="closed_form")
     P0 = ctx.model.text_projection.detach().clone()
     start = time.perf_counter()
-    get_method("space_adaptation").run(ctx)
+    METHODS.get("space_adaptation").run(ctx)
     assert time.perf_counter() - start < 1.0
     # one forget class, bare name + 2 training templates: ΔP has rank ≤ 3
     assert torch.linalg.matrix_rank(ctx.model.text_projection.detach() - P0) <= 3
@@ -381,7 +380,7 @@ def acceptance_setting():
             cfg = compose_config("logger=none", f"backbone={backbone}", f"forget={forget}")
             model, tokenizer = build_backbone(cfg.backbone)
             bench = build_benchmark(cfg.dataset, transform=eval_transform(model))
-            task = build_task(bench, cfg.forget, cfg.dataset, cfg.seed)
+            task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
             evaluate = Evaluator(bench, task, tokenizer, CPU, cfg.eval.batch_size)
             cache[backbone, forget] = (bench, task, tokenizer, model, evaluate, evaluate(model)[0])
         return cache[backbone, forget]
@@ -405,7 +404,7 @@ def test_acceptance_on_the_embedded_benchmark(acceptance_setting, backbone, forg
                              logger=RecordingLogger(), evaluate=evaluate, backbone=backbone)
         seed_everything(0)
         start = time.perf_counter()
-        get_method("space_adaptation").run(ctx)
+        METHODS.get("space_adaptation").run(ctx)
         elapsed = time.perf_counter() - start
         after = evaluate(model)[0]
         assert ctx.logger.summaries["space_adaptation/forget_prompts"] == "templates"

@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 
 from tests.conftest import DEBUG, ROOT, compose_config
 from unlearn.errors import UnlearnError
-from unlearn.models.backbones import build_backbone, create_random, eval_transform
+from unlearn.models.backbones import build_backbone
+from unlearn.models.factory import create_random, eval_transform
 from unlearn.models.hub import cached_weights
 
 # open_clip's published profile (docs/model_profile.csv): millions of parameters, total and image tower

@@ -1,7 +1,7 @@
 import torch
 
-from unlearn.models.backbones import create_random
 from unlearn.models.checkpoint import load_checkpoint, save_checkpoint
+from unlearn.models.factory import create_random
 
 
 def test_roundtrip_keeps_arch_flags_and_weights(tmp_path):

@@ -9,7 +9,7 @@ from unlearn.data import build_benchmark
 from unlearn.data.tasks import build_task
 from unlearn.evaluation import Evaluator
 from unlearn.models.backbones import build_backbone
-from unlearn.pretrain import find_cached
+from unlearn.models.tiny import find_cached
 from unlearn.zeroshot import class_embeddings, image_features
 
 TARGETED = sorted(p.stem for p in (ROOT / "conf" / "forget").glob("synthetic_*.yaml"))
@@ -22,7 +22,7 @@ def _measure(backbone: str, model=None):
     built, tokenizer = build_backbone(cfg.backbone)
     model = built if model is None else model
     bench = build_benchmark(cfg.dataset, transform=None)
-    metrics, per_class = Evaluator(bench, build_task(bench, cfg.forget, cfg.dataset, 0), tokenizer,
+    metrics, per_class = Evaluator(bench, build_task(bench, cfg.forget, cfg.task, 0), tokenizer,
                                    torch.device("cpu"), 512)(model)
     with torch.no_grad():
         heads = class_embeddings(model, tokenizer, bench.classnames, bench.templates, torch.device("cpu"))
@@ -30,7 +30,7 @@ def _measure(backbone: str, model=None):
     targeted = {}
     for preset in TARGETED:
         forget = compose_config(f"forget={preset}").forget
-        mask = build_task(bench, forget, cfg.dataset, 0).test_masks["forget"]
+        mask = build_task(bench, forget, cfg.task, 0).test_masks["forget"]
         targeted[preset] = float((pred[mask] == bench.test.labels[mask]).mean())
     return float(np.mean(list(per_class.values()))), targeted, metrics
 
@@ -54,9 +54,9 @@ def test_make_pretrain_regenerates_an_equivalent_checkpoint(tmp_path):
     """Retrain tiny_rn from scratch (~6-9 min on 2 CPU cores) and compare with the shipped one."""
     import time
 
-    from unlearn.models.backbones import create_random
     from unlearn.models.checkpoint import load_checkpoint
-    from unlearn.pretrain import checkpoint_name, pretrain
+    from unlearn.models.factory import create_random
+    from unlearn.models.tiny import checkpoint_name, pretrain
 
     cfg = compose_config("backbone=tiny_rn").backbone
     start = time.time()

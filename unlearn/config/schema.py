@@ -1,22 +1,61 @@
-"""Dataclass schemas for every config group.
+"""Dataclass schemas of the config groups that every job has, and the choices they share.
 
-They are stored in Hydra's ConfigStore under `schema/<group>/<name>`; each YAML option lists
-its schema first in its defaults, so a typo'd key or a wrong type fails at composition with
-one line naming the key and the schema.
+Every default value lives here or in the dataclass of its method / dataset format (the
+`config` of its registry entry); a YAML option names its schema in `defaults:` and sets only
+what makes it that option. Choice fields are enums, so a bad choice fails at composition with
+the list of valid ones. `unlearn.config.setup()` stores the schemas in Hydra's ConfigStore as
+`schema/<group>/<name>` (and `run_schema`). This module imports neither torch nor a registry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+
+class Towers(StrEnum):
+    """Which CLIP towers a method trains (or ranks, for three-stage's layer selection)."""
+
+    image = "image"
+    text = "text"
+    both = "both"
+
+
+# what a forget spec selects; semantics: unlearn/data/tasks.py (`class` is a keyword, hence this form)
+ForgetKind = StrEnum("ForgetKind", {k: k for k in ("subgroup", "class", "style", "class_in_style")})
+
+
+class Precision(StrEnum):
+    """Autocast dtype on CUDA: auto (bf16, or fp16 where bf16 is unsupported); CPU runs fp32."""
+
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class TokenizerKind(StrEnum):
+    open_clip = "open_clip"  # the architecture's own (BPE for the real CLIPs)
+    synthetic = "synthetic"  # the embedded world's word-level tokenizer (tiny CLIPs)
+
+
+class LoggerName(StrEnum):
+    wandb = "wandb"
+    none = "none"
+
+
+class LoggerMode(StrEnum):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
 
 
 @dataclass
 class PretrainConfig:
-    """Contrastive pretraining of a tiny CLIP on the synthetic world."""
+    """Contrastive pretraining of a tiny CLIP on the synthetic world (`python -m unlearn.pretrain`)."""
 
     steps: int = 1500
     batch_size: int = 256
@@ -33,16 +72,16 @@ class BackboneConfig:
     # open_clip tag (e.g. openai), a checkpoint path, `synthetic` (pretrained here on the
     # embedded world, cached), or null for random weights
     pretrained: Optional[str] = None
-    tokenizer: str = "open_clip"  # open_clip | synthetic
+    tokenizer: TokenizerKind = TokenizerKind.open_clip
     quick_gelu: bool = False
     cache_dir: Optional[str] = None
-    pretrain: Optional[PretrainConfig] = None
+    pretrain: Optional[PretrainConfig] = None  # the recipe of `pretrained: synthetic`
 
 
 @dataclass
 class ForgetConfig:
     name: str = MISSING
-    kind: str = MISSING  # subgroup | class | style | class_in_style (see unlearn/data/tasks.py)
+    kind: ForgetKind = MISSING
     classes: list[str] = MISSING
     # attribute -> value selecting the subgroup/style inside `classes` (empty: whole classes)
     attributes: dict[str, str] = field(default_factory=dict)
@@ -50,89 +89,62 @@ class ForgetConfig:
 
 @dataclass
 class DatasetConfig:
+    """What every dataset format has; each format's schema extends it (unlearn/data/formats/)."""
+
     name: str = MISSING
-    format: str = MISSING  # which loader builds it: synthetic | image_folder | ...
+    format: str = MISSING  # the registered format that loads it: synthetic | image_folder | cifar10 | ...
     templates: list[str] = MISSING  # evaluation prompt templates
     train_templates: list[str] = field(default_factory=list)  # for methods that train on prompts
-    forget_train_size: int = 256
-    retain_train_size: int = 256
-    calib_size: int = 128
-    batch_size: int = 256
-    # at most this many images in each evaluation set (forget/retain/others/suite); null: all
-    eval_cap: Optional[int] = None
     num_workers: int = 0  # image-decoding loader processes (real datasets)
 
 
 @dataclass
-class SyntheticDatasetConfig(DatasetConfig):
-    world_seed: int = 1234
-    image_size: int = 32
-    train_per_combo: int = 8
-    calib_per_combo: int = 2
-    test_per_combo: int = 16
-    suite_per_combo: int = 8
-    zeroshot_suites: list[str] = field(default_factory=lambda: ["heldout_pairs", "heldout_style", "heldout_colours"])
-
-
-@dataclass
-class ImageFolderDatasetConfig(DatasetConfig):
-    root: str = MISSING  # root/{train,val}/<class>/<image>
-    train_split: str = "train"
-    test_split: str = "val"
-
-
-@dataclass
 class RealDatasetConfig(DatasetConfig):
-    """Image datasets on disk (unlearn/data/): where they are and how splits are drawn."""
+    """Image datasets on disk: where they are and how the splits made here are drawn."""
 
     root: str = MISSING
+    # prompts for methods that train on text: disjoint from every dataset's CLIP evaluation templates
+    train_templates: list[str] = field(default_factory=lambda: ["a {}.", "an image of a {}."])
+    num_workers: int = 8
     calib_fraction: float = 0.05  # share of each training class kept apart as the calibration pool
     split_seed: int = 0  # seeds the splits made here (calibration pool, style datasets' train/test)
 
 
 @dataclass
-class DownloadableDatasetConfig(RealDatasetConfig):  # cifar10 | cifar100 | stl10 | food101
-    download: bool = False  # fetch into root with torchvision when missing (needs network)
+class TaskConfig:
+    """How many images the unlearning task draws from the dataset's pools (unlearn/data/tasks.py)."""
 
-
-@dataclass
-class ImageNetDatasetConfig(RealDatasetConfig):  # root/{train,val}/<wnid>/
-    train_split: str = "train"
-    test_split: str = "val"
-
-
-@dataclass
-class StyleDatasetConfig(RealDatasetConfig):  # style_folder | imagenet_r
-    test_fraction: float = 0.3  # of every class x style cell, seeded by split_seed
-    classes: list[str] = field(default_factory=list)  # expected class folders, in label order; empty: as found
-    styles: list[str] = field(default_factory=list)  # expected styles; empty: as found
-
-
-@dataclass
-class SplitJsonDatasetConfig(RealDatasetConfig):  # CoOp-style split JSON
-    split_file: str = MISSING  # relative to root
-    image_dir: str = ""  # image paths in the split file are relative to root/image_dir
-    class_list: Optional[str] = None  # metadata list that names the classes without the data
-
-
-@dataclass
-class ClassFolderDatasetConfig(RealDatasetConfig):  # root/<class>/<image>, evaluation only (ObjectNet)
-    label_map: Optional[str] = None  # JSON object folder -> class name
+    forget_train_size: int = 256
+    retain_train_size: int = 256
+    calib_size: int = 128  # of each of the calibration forget and retain sets
+    # at most this many images in each evaluation set (forget/retain/others/suite); null: all
+    eval_cap: Optional[int] = None
 
 
 @dataclass
 class MethodConfig:
+    """What every method has; each method's schema extends it (unlearn/methods/)."""
+
     name: str = MISSING
-    towers: str = "image"  # which towers train: image | text | both
+    towers: Towers = Towers.image  # which towers train
     max_steps: Optional[int] = None  # caps every optimisation loop (the debug preset sets it)
 
 
 @dataclass
+class LoopConfig(MethodConfig):
+    """The fine-tuning baselines' one optimisation loop."""
+
+    lr: float = 1e-5
+    steps: int = 60
+    batch_size: int = 64
+
+
+@dataclass
 class LoggerConfig:
-    name: str = MISSING  # wandb | none
+    name: LoggerName = MISSING
     project: str = "unlearn"
     entity: Optional[str] = None
-    mode: str = "offline"  # offline | online | disabled
+    mode: LoggerMode = "${oc.env:WANDB_MODE,offline}"  # $WANDB_MODE, else offline
     group: Optional[str] = None
     job_type: Optional[str] = None
     tags: list[str] = field(default_factory=list)
@@ -141,8 +153,7 @@ class LoggerConfig:
 @dataclass
 class EvalConfig:
     batch_size: int = 512
-    # autocast dtype on CUDA: auto (bf16, or fp16 where bf16 is unsupported) | fp32 | bf16 | fp16; CPU runs fp32
-    precision: str = "auto"
+    precision: Precision = Precision.auto
     # extra zero-shot suites, name -> any dataset config (its test split is used), e.g.
     # `+dataset@eval.zeroshot.cifar10=cifar10`; the synthetic dataset keeps its built-in suites too
     zeroshot: dict[str, Any] = field(default_factory=dict)
@@ -155,6 +166,7 @@ class RunConfig:
     method: Any = MISSING
     forget: ForgetConfig = MISSING
     logger: LoggerConfig = MISSING
+    task: TaskConfig = field(default_factory=TaskConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -164,24 +176,12 @@ class RunConfig:
     resume: bool = True
     save_checkpoint: bool = False
     experiment: Optional[str] = None  # name of the experiment preset, used as W&B group
-    debug: bool = False
 
 
-def register_schemas() -> None:
-    cs = ConfigStore.instance()
-    cs.store(name="run_schema", node=RunConfig)
-    cs.store(group="schema/backbone", name="backbone", node=BackboneConfig)
-    cs.store(group="schema/forget", name="forget", node=ForgetConfig)
-    cs.store(group="schema/logger", name="logger", node=LoggerConfig)
-    cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
-    cs.store(group="schema/dataset", name="image_folder", node=ImageFolderDatasetConfig)
-    for fmt, node in (("cifar10", DownloadableDatasetConfig), ("cifar100", DownloadableDatasetConfig),
-                      ("stl10", DownloadableDatasetConfig), ("food101", DownloadableDatasetConfig),
-                      ("imagenet", ImageNetDatasetConfig), ("style_folder", StyleDatasetConfig),
-                      ("imagenet_r", StyleDatasetConfig), ("split_json", SplitJsonDatasetConfig),
-                      ("class_folder", ClassFolderDatasetConfig)):
-        cs.store(group="schema/dataset", name=fmt, node=node)
-    from unlearn.methods import METHODS
+@dataclass
+class PretrainRunConfig:
+    """`conf/pretrain.yaml`: pretrain one tiny backbone."""
 
-    for name, method in METHODS.items():
-        cs.store(group="schema/method", name=name, node=method.config_class)
+    backbone: BackboneConfig = MISSING
+    num_threads: Optional[int] = 1
+    out_dir: Optional[str] = None  # default: $UNLEARN_CACHE_DIR or ~/.cache/unlearn

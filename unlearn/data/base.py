@@ -49,6 +49,19 @@ class ZeroShotSuite:
 
 
 @dataclass
+class LoadedData:
+    """What a dataset format's loader read: the test split always, the training pool when asked for."""
+
+    classnames: list[str]
+    test: ImageSet
+    train: ImageSet | None = None
+    calib: ImageSet | None = None  # None: carved out of `train` (dataset.calib_fraction)
+    attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    zeroshot: dict[str, "ZeroShotSuite"] = field(default_factory=dict)  # suites built into the dataset
+
+
+@dataclass
 class Benchmark:
     """What the pipeline needs from a dataset: class names, prompts, and the splits."""
 

@@ -7,8 +7,9 @@
   where its content comes from): the CLIP templates of the other datasets, the class lists of
   CIFAR, Caltech-101, Flowers-102, Stanford Cars and Dogs, and the WordNet groups of ImageNet.
 
-`dataset_catalog(cfg)` gives what is known about a dataset config without its data, so that
-`forget` presets validate anywhere; the loaders build the same names from the data itself.
+`Catalog` is what is known about a dataset config without its data (each format's `catalog`,
+see unlearn/data/formats/), so that `forget` presets validate anywhere; the loaders build the
+same names from the data itself.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def cifar100_superclasses() -> dict[str, list[str]]:
 
 def clip_templates(dataset: str) -> list[str]:
     """CLIP's evaluation prompt templates for a dataset, as `str.format` patterns."""
-    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES
+    from open_clip.zero_shot_metadata import (
+        OPENAI_IMAGENET_TEMPLATES,
+        SIMPLE_IMAGENET_TEMPLATES,
+    )
 
     # open_clip stores its templates as functions of the class name
     library = {
@@ -103,35 +107,5 @@ def clip_templates(dataset: str) -> list[str]:
     return list(shipped[dataset])
 
 
-def _spaced(names: list[str]) -> list[str]:
+def spaced(names: list[str]) -> list[str]:
     return [prompt_name(n) for n in names]
-
-
-def _split_json_classes(cfg) -> list[str]:
-    if cfg.class_list is None:
-        raise UnlearnError(f"dataset {cfg.name} lists no classes without its split file; set dataset.class_list")
-    if cfg.class_list == "stanford_dogs":
-        return _spaced(stanford_dogs_classnames())
-    return _spaced(class_list(cfg.class_list))
-
-
-def dataset_catalog(cfg) -> Catalog:
-    """Class names, attributes and groups of a dataset config, known without its data."""
-    fmt = cfg.format
-    if fmt == "cifar10":
-        return Catalog(cfg.name, _spaced(class_list("cifar10")))
-    if fmt == "cifar100":
-        groups = {prompt_name(k): _spaced(v) for k, v in cifar100_superclasses().items()}
-        return Catalog(cfg.name, _spaced(class_list("cifar100")), groups=groups)
-    if fmt == "imagenet":
-        return Catalog(cfg.name, imagenet_classnames(), groups=imagenet_groups())
-    if fmt == "imagenet_r":
-        name_of = dict(zip(imagenet_wnids(), imagenet_classnames()))
-        return Catalog(cfg.name, [name_of[w] for w in imagenet_r_wnids()], {"style": tuple(cfg.styles)})
-    if fmt == "style_folder":
-        if not cfg.classes or not cfg.styles:
-            raise UnlearnError(f"dataset {cfg.name} lists no classes/styles without its data; set dataset.classes and dataset.styles")
-        return Catalog(cfg.name, _spaced(list(cfg.classes)), {"style": tuple(cfg.styles)})
-    if fmt == "split_json":
-        return Catalog(cfg.name, _split_json_classes(cfg))
-    raise UnlearnError(f"dataset format {fmt!r} has no class list without its data")

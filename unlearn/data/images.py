@@ -3,7 +3,6 @@ held-out splits, and one-line errors for a missing root or a wrong layout."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -16,18 +15,6 @@ from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-@dataclass
-class LoadedData:
-    """What a real-data loader read: the test split always, the training pool when asked for."""
-
-    classnames: list[str]
-    test: ImageSet
-    train: ImageSet | None = None
-    calib: ImageSet | None = None  # None: carved out of `train` (dataset.calib_fraction)
-    attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    groups: dict[str, list[str]] = field(default_factory=dict)
 
 
 def default_transform() -> Callable:

@@ -146,11 +146,6 @@ def render(shapes: np.ndarray, colours: np.ndarray, styles: np.ndarray, rng: np.
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def _index(values, names) -> np.ndarray:
-    order = {name: i for i, name in enumerate(values)}
-    return np.array([order[n] for n in names], dtype=np.int64)
-
-
 def training_combos() -> list[tuple[int, int, int]]:
     """(shape, colour, style) index triples allowed in pretraining."""
     heldout = set(HELDOUT_PAIRS)

@@ -24,17 +24,17 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, TensorDataset
 
-from unlearn.config.schema import MethodConfig
+from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data.base import ImageSet
 from unlearn.loops import Optimiser, batch_ce, trainable_and_head
 from unlearn.losses import zeroshot_ce
-from unlearn.methods import register
-from unlearn.training import input_shape
+from unlearn.methods import METHODS
+from unlearn.models.anatomy import input_shape
 
 
 @dataclass
 class EmmnConfig(MethodConfig):
-    towers: str = "text"
+    towers: Towers = Towers.text
     noise_per_class: int = 16
     noise_steps: int = 50
     noise_lr: float = 0.1
@@ -68,7 +68,7 @@ def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
     return ImageSet(ConcatDataset([a.dataset, b.dataset]), np.concatenate([a.labels, b.labels]))
 
 
-@register("emmn", EmmnConfig)
+@METHODS.register("emmn", EmmnConfig)
 def emmn(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

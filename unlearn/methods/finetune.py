@@ -7,19 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unlearn.config.schema import MethodConfig
+from unlearn.config.schema import LoopConfig
 from unlearn.loops import Optimiser, batch_ce, trainable_and_head
-from unlearn.methods import register
+from unlearn.methods import METHODS
 
 
 @dataclass
-class FinetuneConfig(MethodConfig):
+class FinetuneConfig(LoopConfig):
     lr: float = 1e-4
     steps: int = 100
-    batch_size: int = 64
 
 
-@register("finetune", FinetuneConfig)
+@METHODS.register("finetune", FinetuneConfig)
 def finetune(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from unlearn.config.schema import MethodConfig
+from unlearn.config.schema import LoopConfig
 from unlearn.loops import BatchAccuracy, Optimiser, trainable_and_head
-from unlearn.methods import register
+from unlearn.methods import METHODS
 
 
 @dataclass
-class GradAscentConfig(MethodConfig):
-    lr: float = 1e-5
+class GradAscentConfig(LoopConfig):
     steps: int = 100
-    batch_size: int = 64
     stop_acc: Optional[float] = 0.05  # end once a forget batch's accuracy is at most this
 
 
-@register("grad_ascent", GradAscentConfig)
+@METHODS.register("grad_ascent", GradAscentConfig)
 def grad_ascent(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

@@ -56,28 +56,39 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 
-from unlearn.config.schema import MethodConfig
-from unlearn.errors import UnlearnError, choices
+from unlearn.config.schema import MethodConfig, Towers
+from unlearn.errors import UnlearnError
 from unlearn.gradients import gradient_magnitudes
 from unlearn.loops import Optimiser, trainable_and_head
-from unlearn.methods import register
-from unlearn.training import input_shape
+from unlearn.methods import METHODS
+from unlearn.models.anatomy import input_shape
 from unlearn.zeroshot import zeroshot_logits
 
 log = logging.getLogger(__name__)
 
-ADVANCES = ("stall", "epoch")
-ANCHORS = ("noisy", "none")
+
+
+class SigmaAdvance(StrEnum):
+    """When σ moves to its next value."""
+
+    stall = "stall"  # once an epoch is rolled back (the synthetic accuracy stopped falling)
+    epoch = "epoch"  # after every epoch
+
+
+class Anchor(StrEnum):
+    noisy = "noisy"  # I(x') is a fixed target (no gradient)
+    none = "none"  # gradients through every term
 
 
 @dataclass
 class LipschitzConfig(MethodConfig):
-    towers: str = "text"  # the paper updates both; see the docstring for why text here
+    towers: Towers = Towers.text  # the paper updates both; see the docstring for why text here
     # synthetic forget images
     images_per_class: int = 32  # the paper: 64
     oversample: int = 2  # candidates per kept image
@@ -91,9 +102,9 @@ class LipschitzConfig(MethodConfig):
     # forgetting
     sigmas: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0])
     top_k: list[int] = field(default_factory=lambda: [8, 10, 12, 14, 16, 20, 24])  # tensors updated, per σ
-    sigma_advance: str = "stall"  # stall | epoch
+    sigma_advance: SigmaAdvance = SigmaAdvance.stall
     noise_draws: int = 4
-    anchor: str = "noisy"  # noisy: I(x') is a fixed target (no gradient) | none: gradients through every term
+    anchor: Anchor = Anchor.noisy
     lr: float = 1e-2  # the paper: 5e-5 on full-size CLIP
     epoch_steps: int = 5
     batch_size: int = 32
@@ -104,7 +115,7 @@ class LipschitzConfig(MethodConfig):
     rollback_tiebreak: bool = True
 
 
-@register("lipschitz", LipschitzConfig)
+@METHODS.register("lipschitz", LipschitzConfig)
 def lipschitz(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     check_config(cfg)
@@ -121,9 +132,6 @@ def lipschitz(ctx) -> None:
 
 def check_config(cfg) -> None:
     """One line naming the bad value and what is valid, before any work."""
-    for key, valid in (("sigma_advance", ADVANCES), ("anchor", ANCHORS)):
-        if cfg[key] not in valid:
-            raise UnlearnError(f"unknown method.{key} {cfg[key]!r}; valid: {choices(valid)}")
     if not cfg.sigmas or any(s <= 0 for s in cfg.sigmas) or any(a > b for a, b in zip(cfg.sigmas, cfg.sigmas[1:])):
         raise UnlearnError(f"method.sigmas={list(cfg.sigmas)} is invalid; valid: a non-empty, never decreasing "
                            "list of noise scales > 0")

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unlearn.config.schema import MethodConfig
+from unlearn.config.schema import LoopConfig
 from unlearn.errors import UnlearnError
 from unlearn.loops import Optimiser, Terms, batch_ce, trainable_and_head
-from unlearn.methods import register
+from unlearn.methods import METHODS
 
 
 @dataclass
-class NegGradPlusConfig(MethodConfig):
-    lr: float = 1e-5
-    steps: int = 60
-    batch_size: int = 64
+class NegGradPlusConfig(LoopConfig):
     beta: float = 0.5  # weight of the retain term; the forget term gets 1 − beta
 
 
@@ -26,7 +23,7 @@ def neggrad_plus_terms(model, class_emb, forget, retain, beta: float) -> Terms:
             "train/neg_forget_ce": -(1 - beta) * batch_ce(model, class_emb, forget)}
 
 
-@register("neggrad_plus", NegGradPlusConfig)
+@METHODS.register("neggrad_plus", NegGradPlusConfig)
 def neggrad_plus(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     if not 0 <= cfg.beta <= 1:

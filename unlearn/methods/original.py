@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unlearn.config.schema import MethodConfig
-from unlearn.methods import register
+from unlearn.methods import METHODS
 
 
 @dataclass
@@ -13,6 +13,6 @@ class OriginalConfig(MethodConfig):
     pass
 
 
-@register("original", OriginalConfig)
+@METHODS.register("original", OriginalConfig)
 def original(ctx) -> None:
     """Leaves ctx.model exactly as it is."""

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unlearn.config.schema import MethodConfig
+from unlearn.config.schema import LoopConfig
 from unlearn.loops import Optimiser, label_generator, relabel_terms, trainable_and_head
-from unlearn.methods import register
+from unlearn.methods import METHODS
 
 
 @dataclass
-class RandomLabelConfig(MethodConfig):
-    lr: float = 1e-5
-    steps: int = 60
-    batch_size: int = 64
+class RandomLabelConfig(LoopConfig):
     retain_weight: float = 1.0  # weight of the retain images' own-class loss; 0: forget images only
 
 
-@register("random_label", RandomLabelConfig)
+@METHODS.register("random_label", RandomLabelConfig)
 def random_label(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

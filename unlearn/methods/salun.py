@@ -13,21 +13,22 @@ from dataclasses import dataclass
 
 import torch
 
-from unlearn.config.schema import MethodConfig
 from unlearn.errors import UnlearnError
 from unlearn.gradients import gradient_magnitudes
+from unlearn.loops import (
+    ClassHead,
+    Optimiser,
+    label_generator,
+    relabel_terms,
+    trainable_and_head,
+)
 from unlearn.losses import zeroshot_ce
-from unlearn.loops import Optimiser, label_generator, relabel_terms, trainable_and_head
-from unlearn.methods import register
-from unlearn.training import ClassHead
+from unlearn.methods import METHODS
+from unlearn.methods.random_label import RandomLabelConfig
 
 
 @dataclass
-class SalUnConfig(MethodConfig):
-    lr: float = 1e-5
-    steps: int = 60
-    batch_size: int = 64
-    retain_weight: float = 1.0
+class SalUnConfig(RandomLabelConfig):  # random-label fine-tuning, masked
     mask_ratio: float = 0.5  # fraction of the trainable weights that may change
 
 
@@ -52,7 +53,7 @@ def top_fraction_mask(scores: dict[torch.nn.Parameter, torch.Tensor], ratio: flo
     return masks
 
 
-@register("salun", SalUnConfig)
+@METHODS.register("salun", SalUnConfig)
 def salun(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     if not 0 < cfg.mask_ratio <= 1:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from unlearn.config.schema import MethodConfig
 from unlearn.loops import Batches, Optimiser, Teacher, Terms, trainable_and_head
 from unlearn.losses import distillation_kl
-from unlearn.methods import register
+from unlearn.methods import METHODS
 from unlearn.zeroshot import zeroshot_logits
 
 
@@ -48,7 +48,7 @@ def retain_terms(model, class_emb: torch.Tensor, teacher: Teacher, retain: Batch
             "train/retain_ce": cfg.ce_weight * F.cross_entropy(logits, labels)}
 
 
-@register("scrub", ScrubConfig)
+@METHODS.register("scrub", ScrubConfig)
 def scrub(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     teacher = Teacher(ctx)  # before the first edit: ctx.original snapshots the model

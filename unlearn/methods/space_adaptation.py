@@ -54,26 +54,46 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
-from open_clip.transformer import text_global_pool
 from torch import nn
 
-from unlearn.config.schema import MethodConfig
+from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data import synthetic
 from unlearn.errors import UnlearnError, choices
 from unlearn.lora import add_lora, merge_lora
-from unlearn.methods import register
+from unlearn.methods import METHODS
+from unlearn.models.anatomy import (
+    add_to_projection,
+    encode_pre_projection,
+    project,
+    projection_matrix,
+    projection_name,
+)
 from unlearn.zeroshot import prompts
 
 log = logging.getLogger(__name__)
 
-SOLVERS = ("gradient", "closed_form")
-FORGET_PROMPTS = ("bare", "templates")
-TARGETS = ("empty", "orthogonal")
+
+
+class Solver(StrEnum):
+    gradient = "gradient"  # the paper's: Adam on the LoRA factors, with the retry loop
+    closed_form = "closed_form"  # ours: the squared objective solved exactly as a ridge regression
+
+
+class ForgetPrompts(StrEnum):
+    bare = "bare"  # the class name alone (the paper's)
+    templates = "templates"  # plus the dataset's training templates
+
+
+class Target(StrEnum):
+    empty = "empty"  # the empty string's embedding (the paper's)
+    orthogonal = "orthogonal"  # ours: with the forget prompts' directions removed
+
 TABLE_KEYS = ("lambda_forget", "lambda_preserve", "lambda_weight", "forget_prompts", "target")
 # what a table key falls back to when no entry sets it (null: the key is required)
 FALLBACKS = {"forget_prompts": "bare", "target": "empty"}  # the paper's
@@ -81,14 +101,14 @@ FALLBACKS = {"forget_prompts": "bare", "target": "empty"}  # the paper's
 
 @dataclass
 class SpaceAdaptationConfig(MethodConfig):
-    towers: str = "text"  # fixed: only the text projection changes
-    solver: str = "gradient"  # gradient (the paper's) | closed_form (ours: ridge regression, exact)
+    towers: Towers = Towers.text  # fixed: only the text projection changes
+    solver: Solver = Solver.gradient
     # null: from defaults_table (backbone / single|multi / dataset); a number always wins
     lambda_forget: Optional[float] = None
     lambda_preserve: Optional[float] = None
     lambda_weight: Optional[float] = None
-    forget_prompts: Optional[str] = None  # bare | templates; null: from defaults_table
-    target: Optional[str] = None  # empty (the paper's) | orthogonal (ours); null: from defaults_table
+    forget_prompts: Optional[ForgetPrompts] = None  # null: from defaults_table
+    target: Optional[Target] = None  # null: from defaults_table
     retain_names: Any = None  # list of names, or a path to a JSON list / text file; null: derived
     lora_rank: int = 5
     lora_alpha: float = 1.0
@@ -115,7 +135,7 @@ class Problem:
     lambda_weight: float
 
 
-@register("space_adaptation", SpaceAdaptationConfig)
+@METHODS.register("space_adaptation", SpaceAdaptationConfig)
 def space_adaptation(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     check_choices(cfg)
@@ -163,11 +183,8 @@ def space_adaptation(ctx) -> None:
 
 
 def check_choices(cfg) -> None:
-    for key, valid in (("solver", SOLVERS), ("forget_prompts", (*FORGET_PROMPTS, None)), ("target", (*TARGETS, None)),
-                       ("towers", ("text",))):
-        if cfg[key] not in valid:
-            shown = ["null" if v is None else v for v in valid]
-            raise UnlearnError(f"unknown method.{key} {cfg[key]!r}; valid: {choices(shown)}")
+    if cfg.towers != Towers.text:
+        raise UnlearnError(f"method.towers={cfg.towers}: space_adaptation edits the text projection only; valid: text")
     for key in ("lora_rank", "steps", "target_tries"):
         if cfg[key] < 1:
             raise UnlearnError(f"method.{key}={cfg[key]} must be at least 1")
@@ -218,7 +235,7 @@ def resolve_settings(cfg, backbone: str | None, dataset: str, num_forget: int) -
             raise UnlearnError(f"method.{key} is null and method.defaults_table has no value for backbone "
                                f"{backbone}, mode {mode}, dataset {dataset}; set method.{key}=...")
         settings[key] = value
-    for key, valid in (("forget_prompts", FORGET_PROMPTS), ("target", TARGETS)):
+    for key, valid in (("forget_prompts", tuple(ForgetPrompts)), ("target", tuple(Target))):
         if settings[key] not in valid:
             raise UnlearnError(f"unknown {key} {settings[key]!r} in method.defaults_table; valid: {choices(valid)}")
     return settings
@@ -285,72 +302,6 @@ def default_retain_names(dataset: str, classnames: list[str], forget_names: list
     colours = [c for c in synthetic.COLOURS if c in synthetic.TRAIN_COLOURS]
     return [*shapes, *(f"{c} {s}" for s in shapes for c in colours),
             *(f"{t} {s}" for s in shapes for t in synthetic.TRAIN_STYLES)]
-
-
-# --- the text tower around its projection ---------------------------------------------------------
-
-def text_tower(model: nn.Module) -> nn.Module:
-    """The module that owns `text_projection`: the CLIP itself, or a CustomTextCLIP's TextTransformer."""
-    if hasattr(model, "token_embedding") and hasattr(model, "text_projection"):
-        return model
-    text = getattr(model, "text", None)
-    if text is not None and hasattr(text, "token_embedding") and getattr(text, "cls_emb", None) is None:
-        return text
-    raise UnlearnError(f"space_adaptation needs an open_clip text transformer with a text_projection; "
-                       f"{type(model).__name__} has none")
-
-
-def pre_projection_features(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """(N, width) text features before the projection: ln_final's output at the pooled (EOT) token,
-    exactly as open_clip's encode_text computes them."""
-    tower = text_tower(model)
-    if tower is model:
-        cast = model.transformer.get_cast_dtype()
-        x = model.token_embedding(tokens).to(cast) + model.positional_embedding.to(cast)
-        x = model.transformer(x, attn_mask=model.attn_mask)
-        pool_type, eos = model.text_pool_type, getattr(model, "text_eos_id", None)
-    else:
-        x, attn_mask = tower._embeds(tokens)
-        x = tower.transformer(x, attn_mask=attn_mask)
-        pool_type, eos = tower.pool_type, getattr(tower, "eos_id", None)
-    return text_global_pool(tower.ln_final(x), tokens, pool_type, eos_token_id=eos)
-
-
-def encode_pre_projection(model, tokenizer, texts: list[str], device: torch.device) -> torch.Tensor:
-    return pre_projection_features(model, tokenizer(texts).to(device)).float()
-
-
-def projection_name(model: nn.Module) -> str:
-    """The parameter name of the text projection matrix (for add_lora)."""
-    tower = text_tower(model)
-    prefix = "" if tower is model else "text."
-    if isinstance(tower.text_projection, nn.Linear):
-        return f"{prefix}text_projection.weight"
-    return f"{prefix}text_projection"
-
-
-def project(model: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    """The text projection applied to pre-projection features, as open_clip applies it."""
-    proj = text_tower(model).text_projection
-    return proj(h) if isinstance(proj, nn.Linear) else h @ proj
-
-
-def projection_matrix(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(M, bias) with project(h) = h @ M (+ bias): M is (width, dim) whatever the module type."""
-    proj = text_tower(model).text_projection
-    if isinstance(proj, nn.Linear):
-        return proj.weight.T, proj.bias
-    return proj, None
-
-
-@torch.no_grad()
-def add_to_projection(model: nn.Module, delta: torch.Tensor) -> None:
-    """M ← M + delta, delta (width, dim)."""
-    proj = text_tower(model).text_projection
-    if isinstance(proj, nn.Linear):
-        proj.weight.add_(delta.T.to(proj.weight.dtype))
-    else:
-        proj.add_(delta.to(proj.dtype))
 
 
 # --- the target ---------------------------------------------------------------------------------

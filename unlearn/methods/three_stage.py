@@ -54,19 +54,31 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from unlearn.alignment import FALLBACKS, aligned_copies
-from unlearn.config.schema import MethodConfig
+from unlearn.alignment import AlignFallback, aligned_copies
+from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data.base import ImageSet
 from unlearn.ema import WeightEMA
-from unlearn.errors import UnlearnError, choices
-from unlearn.fisher import SELECTIONS, block_fisher, model_blocks, relative_fisher, select_blocks
+from unlearn.fisher import (
+    Selection,
+    block_fisher,
+    model_blocks,
+    relative_fisher,
+    select_blocks,
+)
 from unlearn.io import write_json
-from unlearn.loops import Optimiser, Teacher
+from unlearn.loops import ClassHead, Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
 from unlearn.losses import best_rival, cosine_hinge, distillation_kl, image_text_cosines
-from unlearn.methods import register
-from unlearn.souping import RULES, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
-from unlearn.training import TOWERS, ClassHead, tower_of
+from unlearn.methods import METHODS
+from unlearn.models.anatomy import image_tower, tower_of
+from unlearn.souping import (
+    SoupRule,
+    calibration_accuracy,
+    choose_a,
+    interpolate_states,
+    plot_curve,
+    soup_curve,
+)
 from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 log = logging.getLogger(__name__)
@@ -74,11 +86,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ThreeStageConfig(MethodConfig):
-    towers: str = "image"  # whose blocks layer selection ranks: image | text | both
+    towers: Towers = Towers.image  # whose blocks layer selection ranks
     batch_size: int = 32
     # layer selection (stage 1)
     relative_fisher: bool = True  # false: plain forget-set Fisher (ablation)
-    selection: str = "topk"  # topk | threshold
+    selection: Selection = Selection.topk
     top_k: int = 3
     fisher_threshold: float = 0.5  # threshold mode: blocks scoring >= this × the best score
     fisher_samples: int = 256  # single-image gradients per set
@@ -102,27 +114,26 @@ class ThreeStageConfig(MethodConfig):
     align_steps: int = 20
     align_lr: float = 0.1
     align_eps: float = 0.5  # perturbation budget, in normalised pixel units
-    align_fallback: str = "skip"  # towers without BatchNorm: skip | noise
+    align_fallback: AlignFallback = AlignFallback.skip  # towers without BatchNorm
     ema_decay: float = 0.9  # 0: no averaging
     # stage 3: restoring
     soup: bool = True  # false: keep the stage-2 model (ablation)
     soup_grid: list[float] = field(default_factory=lambda: [round(0.05 * i, 2) for i in range(1, 21)])
-    soup_rule: str = "smallest_below"  # smallest_below | best_retain_below | best_score
+    soup_rule: SoupRule = SoupRule.smallest_below
     soup_forget_target: float = 0.05
     # a calibration forget image counts as recognised while its class cosine is within this margin
     # of the best other class's: a safety buffer for small calibration sets (0: plain accuracy)
     soup_margin: float = 0.05
 
 
-@register("three_stage", ThreeStageConfig)
+@METHODS.register("three_stage", ThreeStageConfig)
 def three_stage(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
-    check_choices(cfg)
     model.eval()  # every stage trains in eval mode: BatchNorm keeps the pretraining statistics alignment matches
     original = ctx.original  # snapshot before the first edit
     blocks = select_layers(ctx)
     params = make_trainable(model, blocks, cfg)
-    text_trains = any(tower_of(name) == "text" for names in blocks.values() for name in names)
+    text_trains = any(tower_of(name) == Towers.text for names in blocks.values() for name in names)
     head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
                      text_trains=text_trains)
     log.info("three_stage: blocks %s, %d trainable tensors", list(blocks), len(params))
@@ -138,20 +149,12 @@ def three_stage(ctx) -> None:
         ctx.log_stage("stage3")
 
 
-def check_choices(cfg) -> None:
-    """Fail at once, not stages later, on an unknown option name."""
-    for key, valid in (("towers", TOWERS), ("selection", SELECTIONS), ("align_fallback", FALLBACKS),
-                       ("soup_rule", RULES)):
-        if cfg[key] not in valid:
-            raise UnlearnError(f"unknown method.{key} {cfg[key]!r}; valid: {choices(valid)}")
-
-
 def select_layers(ctx) -> dict[str, list[str]]:
     """The blocks stage 1 trains, by (relative) Fisher over the forget and retain sets."""
     cfg, model = ctx.cfg, ctx.model
     blocks = model_blocks(model, cfg.towers)
     head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
-                     text_trains=cfg.towers != "image")
+                     text_trains=cfg.towers != Towers.image)
 
     def fisher(images: ImageSet) -> dict[str, float]:
         return block_fisher(model, blocks, images, head, cfg.fisher_samples, ctx.device, seed=ctx.seed)
@@ -233,7 +236,7 @@ def remind_set(ctx, original: torch.nn.Module) -> ImageSet:
         return retain
     images = torch.cat([x for x, _ in retain.loader(cfg.batch_size)]).to(ctx.device)
     generator = torch.Generator().manual_seed(ctx.seed)
-    aligned = aligned_copies(original.visual, images, ctx.steps(cfg.align_steps), cfg.align_lr, cfg.align_eps,
+    aligned = aligned_copies(image_tower(original), images, ctx.steps(cfg.align_steps), cfg.align_lr, cfg.align_eps,
                              cfg.batch_size, cfg.align_fallback, generator)
     if aligned is None:
         return retain

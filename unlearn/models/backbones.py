@@ -1,8 +1,8 @@
-"""Build a CLIP model and its tokenizer from a backbone config, through open_clip's factory."""
+"""Build a CLIP model and its tokenizer from a backbone config: random weights, the tiny CLIPs'
+synthetic pretraining (unlearn/models/tiny.py), a checkpoint file, or an open_clip tag."""
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Callable
@@ -12,41 +12,11 @@ import torch
 
 from unlearn.errors import UnlearnError
 from unlearn.models.checkpoint import load_checkpoint
+from unlearn.models.factory import build_tokenizer, create_random
 from unlearn.models.hub import cache_dir_shown, cached_weights, hub_unreachable
-from unlearn.models.tokenizer import synthetic_tokenizer
+from unlearn.models.tiny import load_or_pretrain
 
-log = logging.getLogger(__name__)
-
-TINY_CONFIG_DIR = Path(__file__).parent / "configs"
-open_clip.add_model_config(TINY_CONFIG_DIR)
-TINY_ARCHS = tuple(p.stem for p in sorted(TINY_CONFIG_DIR.glob("*.json")))
 PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode", "fill_color")
-
-
-def model_flags(cfg) -> dict:
-    """What a checkpoint records beside its weights, enough to rebuild the model."""
-    return {"pretrained": cfg.pretrained, "quick_gelu": bool(cfg.quick_gelu), "tokenizer": cfg.tokenizer}
-
-
-def create_random(arch: str, quick_gelu: bool = False) -> torch.nn.Module:
-    if arch not in open_clip.list_models():
-        raise UnlearnError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # open_clip warns "no pretrained weights": intended here
-    try:
-        return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
-    finally:
-        root.setLevel(level)
-
-
-def build_tokenizer(cfg) -> Callable:
-    if cfg.tokenizer == "synthetic":
-        text_cfg = open_clip.get_model_config(cfg.arch)["text_cfg"]
-        return synthetic_tokenizer(text_cfg["vocab_size"], text_cfg["context_length"])
-    if cfg.tokenizer == "open_clip":
-        return open_clip.get_tokenizer(cfg.arch)
-    raise UnlearnError(f"unknown tokenizer {cfg.tokenizer!r}; valid: open_clip, synthetic")
 
 
 def build_backbone(cfg) -> tuple[torch.nn.Module, Callable]:
@@ -56,8 +26,6 @@ def build_backbone(cfg) -> tuple[torch.nn.Module, Callable]:
     if source is None:
         model = create_random(cfg.arch, cfg.quick_gelu)
     elif source == "synthetic":
-        from unlearn.pretrain import load_or_pretrain
-
         model = load_or_pretrain(cfg)
     elif source.endswith((".pt", ".pth", ".bin", ".safetensors")) or os.path.sep in source:
         model = _from_checkpoint(cfg, Path(source))
@@ -112,10 +80,3 @@ def _from_open_clip_tag(cfg) -> torch.nn.Module:
                                       cache_dir=cfg.cache_dir, force_preprocess_cfg=preprocess)
     except Exception as err:  # hub/network/file errors come in many types
         raise UnlearnError(f"loading pretrained weights {cfg.arch}/{cfg.pretrained} failed: {type(err).__name__}: {err}") from None
-
-
-def eval_transform(model) -> Callable:
-    """The model's evaluation preprocessing (resize, center crop, normalise), as open_clip sets it."""
-    from open_clip.transform import PreprocessCfg, image_transform_v2
-
-    return image_transform_v2(PreprocessCfg(**open_clip.get_model_preprocess_cfg(model)), is_train=False)

@@ -5,15 +5,58 @@ and ObjectNet-style class folders used as zero-shot suites."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
+from unlearn.config.schema import RealDatasetConfig
 from unlearn.data import catalog
-from unlearn.data.base import ImageSet
-from unlearn.data.images import FileImages, LoadedData, holdout, image_files, prompt_name, require_dir, subfolders
+from unlearn.data.base import ImageSet, LoadedData
+from unlearn.data.formats import FORMATS
+from unlearn.data.images import (
+    FileImages,
+    holdout,
+    image_files,
+    prompt_name,
+    require_dir,
+    subfolders,
+)
 from unlearn.errors import UnlearnError, choices
+
+
+@dataclass
+class ImageNetDatasetConfig(RealDatasetConfig):  # root/{train,val}/<wnid>/
+    train_split: str = "train"
+    test_split: str = "val"
+
+
+@dataclass
+class StyleDatasetConfig(RealDatasetConfig):  # style_folder | imagenet_r
+    test_fraction: float = 0.3  # of every class x style cell, seeded by split_seed
+    classes: list[str] = field(default_factory=list)  # expected class folders, in label order; empty: as found
+    styles: list[str] = field(default_factory=list)  # expected styles; empty: as found
+
+
+@dataclass
+class ClassFolderDatasetConfig(RealDatasetConfig):  # root/<class>/<image>, evaluation only (ObjectNet)
+    label_map: Optional[str] = None  # JSON object folder -> class name
+
+
+def _imagenet_catalog(cfg) -> catalog.Catalog:
+    return catalog.Catalog(cfg.name, catalog.imagenet_classnames(), groups=catalog.imagenet_groups())
+
+
+def _imagenet_r_catalog(cfg) -> catalog.Catalog:
+    name_of = dict(zip(catalog.imagenet_wnids(), catalog.imagenet_classnames()))
+    return catalog.Catalog(cfg.name, [name_of[w] for w in catalog.imagenet_r_wnids()], {"style": tuple(cfg.styles)})
+
+
+def _style_folder_catalog(cfg) -> catalog.Catalog:
+    if not cfg.classes or not cfg.styles:
+        raise UnlearnError(f"dataset {cfg.name} lists no classes/styles without its data; set dataset.classes and dataset.styles")
+    return catalog.Catalog(cfg.name, catalog.spaced(list(cfg.classes)), {"style": tuple(cfg.styles)})
 
 IMAGENET_LAYOUT = "root/{train,val}/<WordNet id, e.g. n01440764>/<image>.JPEG (val sorted into class folders)"
 STYLE_LAYOUT = "root/<style>/<class>/<image>.jpg"
@@ -57,6 +100,7 @@ def _imagenet_split(root: Path, split: str, transform: Callable, num_workers: in
     return _file_set(paths, labels, transform, num_workers)
 
 
+@FORMATS.register("imagenet", ImageNetDatasetConfig, catalog=_imagenet_catalog)
 def load_imagenet(cfg, transform: Callable, with_train: bool) -> LoadedData:
     root = require_dir(Path(cfg.root).expanduser(), IMAGENET_LAYOUT)
     loaded = LoadedData(catalog.imagenet_classnames(), _imagenet_split(root, cfg.test_split, transform, cfg.num_workers),
@@ -89,6 +133,7 @@ def _split_styled(cfg, paths: list[str], labels: np.ndarray, styles: np.ndarray,
     return loaded
 
 
+@FORMATS.register("style_folder", StyleDatasetConfig, catalog=_style_folder_catalog)
 def load_style_folder(cfg, transform: Callable, with_train: bool) -> LoadedData:
     root = require_dir(Path(cfg.root).expanduser(), STYLE_LAYOUT)
     style_names = subfolders(root)
@@ -108,6 +153,7 @@ def load_style_folder(cfg, transform: Callable, with_train: bool) -> LoadedData:
                          [prompt_name(c) for c in class_folders], style_names)
 
 
+@FORMATS.register("imagenet_r", StyleDatasetConfig, catalog=_imagenet_r_catalog)
 def load_imagenet_r(cfg, transform: Callable, with_train: bool) -> LoadedData:
     root = require_dir(Path(cfg.root).expanduser(), IMAGENET_R_LAYOUT)
     wnids = catalog.imagenet_r_wnids()
@@ -129,6 +175,7 @@ def load_imagenet_r(cfg, transform: Callable, with_train: bool) -> LoadedData:
     return _split_styled(cfg, paths, labels, styles, transform, with_train, [name_of[w] for w in wnids], style_names)
 
 
+@FORMATS.register("class_folder", ClassFolderDatasetConfig)
 def load_class_folder(cfg, transform: Callable, with_train: bool) -> LoadedData:
     if with_train:
         raise UnlearnError(f"dataset format class_folder ({cfg.name}) is an evaluation-only layout: list it under eval.zeroshot")

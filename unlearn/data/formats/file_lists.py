@@ -4,14 +4,40 @@ Stanford Cars and Dogs, ...) and Food-101's meta/{train,test}.json."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
+from omegaconf import MISSING
 
-from unlearn.data.base import ImageSet
-from unlearn.data.images import FileImages, LoadedData, download_with_torchvision, prompt_name, require_dir
+from unlearn.config.schema import RealDatasetConfig
+from unlearn.data import catalog
+from unlearn.data.base import ImageSet, LoadedData
+from unlearn.data.formats import FORMATS
+from unlearn.data.formats.arrays import DownloadableDatasetConfig
+from unlearn.data.images import (
+    FileImages,
+    download_with_torchvision,
+    prompt_name,
+    require_dir,
+)
 from unlearn.errors import UnlearnError
+
+
+@dataclass
+class SplitJsonDatasetConfig(RealDatasetConfig):  # CoOp-style split JSON
+    split_file: str = MISSING  # relative to root
+    image_dir: str = ""  # image paths in the split file are relative to root/image_dir
+    class_list: Optional[str] = None  # metadata list that names the classes without the data
+
+
+def _split_json_catalog(cfg) -> catalog.Catalog:
+    if cfg.class_list is None:
+        raise UnlearnError(f"dataset {cfg.name} lists no classes without its split file; set dataset.class_list")
+    if cfg.class_list == "stanford_dogs":
+        return catalog.Catalog(cfg.name, catalog.spaced(catalog.stanford_dogs_classnames()))
+    return catalog.Catalog(cfg.name, catalog.spaced(catalog.class_list(cfg.class_list)))
 
 SPLIT_JSON_LAYOUT = ('root/<split_file> = {"train": [[<image path under root/<image_dir>>, <label>, <class name>], ...], '
                      '"val": [...], "test": [...]} (CoOp split_zhou_*.json)')
@@ -39,6 +65,7 @@ def _split_classnames(splits: dict, path: Path) -> list[str]:
     return [prompt_name(names[i]) for i in range(len(names))]
 
 
+@FORMATS.register("split_json", SplitJsonDatasetConfig, catalog=_split_json_catalog)
 def load_split_json(cfg, transform: Callable, with_train: bool) -> LoadedData:
     root = require_dir(Path(cfg.root).expanduser(), SPLIT_JSON_LAYOUT)
     path = root / cfg.split_file
@@ -65,6 +92,7 @@ def load_split_json(cfg, transform: Callable, with_train: bool) -> LoadedData:
     return loaded
 
 
+@FORMATS.register("food101", DownloadableDatasetConfig)
 def load_food101(cfg, transform: Callable, with_train: bool) -> LoadedData:
     if cfg.download:
         download_with_torchvision(cfg)

@@ -6,14 +6,37 @@ full-size files' checksums and drop CIFAR-100's coarse labels."""
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from unlearn.data.base import ImageSet
-from unlearn.data.images import ArrayImages, LoadedData, download_with_torchvision, prompt_name, require_dir
+from unlearn.config.schema import RealDatasetConfig
+from unlearn.data import catalog
+from unlearn.data.base import ImageSet, LoadedData
+from unlearn.data.formats import FORMATS
+from unlearn.data.images import (
+    ArrayImages,
+    download_with_torchvision,
+    prompt_name,
+    require_dir,
+)
 from unlearn.errors import UnlearnError
+
+
+@dataclass
+class DownloadableDatasetConfig(RealDatasetConfig):
+    download: bool = False  # fetch into root with torchvision when missing (needs network)
+
+
+def _cifar10_catalog(cfg) -> catalog.Catalog:
+    return catalog.Catalog(cfg.name, catalog.spaced(catalog.class_list("cifar10")))
+
+
+def _cifar100_catalog(cfg) -> catalog.Catalog:
+    groups = {prompt_name(k): catalog.spaced(v) for k, v in catalog.cifar100_superclasses().items()}
+    return catalog.Catalog(cfg.name, catalog.spaced(catalog.class_list("cifar100")), groups=groups)
 
 CIFAR_FILES = {
     # format: (folder, training batches, test batches, meta file, label key, names key)
@@ -45,6 +68,8 @@ def _image_set(images: np.ndarray, labels: np.ndarray, transform: Callable, num_
     return ImageSet(ArrayImages(images, labels, transform), labels, num_workers=num_workers)
 
 
+@FORMATS.register("cifar10", DownloadableDatasetConfig, catalog=_cifar10_catalog)
+@FORMATS.register("cifar100", DownloadableDatasetConfig, catalog=_cifar100_catalog)
 def load_cifar(cfg, transform: Callable, with_train: bool) -> LoadedData:
     if cfg.download:
         download_with_torchvision(cfg)
@@ -78,6 +103,7 @@ def _stl10_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), labels
 
 
+@FORMATS.register("stl10", DownloadableDatasetConfig)
 def load_stl10(cfg, transform: Callable, with_train: bool) -> LoadedData:
     if cfg.download:
         download_with_torchvision(cfg)

@@ -1,0 +1,83 @@
+"""Behaviour pinned before the "one home" refactor (tests/pinned/README.md says how it was made):
+the default run's metrics.json with its per-stage metrics, every method's debug run, and the
+report over those runs, all rerun through the CLI as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+from pathlib import Path
+
+import numpy
+import torch
+
+from tests.conftest import ROOT, read_metrics, run_cli
+from unlearn.report import main as report_main
+
+PINNED = ROOT / "tests" / "pinned"
+COMPARED = ("before", "after", "stages", "score", "score_components", "method", "forget", "backbone", "dataset", "seed")
+DEBUG_SWEEP = ("-m", "debug=default", "logger=none",
+               "method=original,finetune,grad_ascent,neggrad_plus,random_label,salun,scrub,emmn,lipschitz,"
+               "space_adaptation,three_stage",
+               "forget=synthetic_class_circle,synthetic_subgroup_red_circle", "seed=0")
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def tolerance() -> float:
+    """0 on the pinning machine; elsewhere half a point (accuracies are fractions, scores points / 100)."""
+    return 0.0 if machine() == json.loads((PINNED / "machine.json").read_text()) else 0.005
+
+
+def assert_close(expected, actual, tol: float, where: str) -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), where
+        for key in expected:
+            assert_close(expected[key], actual[key], tol, f"{where}/{key}")
+    elif isinstance(expected, float):
+        scale = 100.0 if where.endswith("score") else 1.0
+        assert abs(actual - expected) <= tol * scale, f"{where}: pinned {expected}, now {actual}"
+    else:
+        assert actual == expected, f"{where}: pinned {expected!r}, now {actual!r}"
+
+
+def test_default_run_matches_the_pin(cli):
+    proc, run_dir = cli("logger=none")
+    assert proc.returncode == 0, proc.stderr
+    pinned, now = json.loads((PINNED / "default_metrics.json").read_text()), read_metrics(run_dir)
+    assert set(now["stages"]) == {"stage1", "stage2", "stage3"}
+    for key in COMPARED:
+        assert_close(pinned[key], now[key], tolerance(), key)
+
+
+def _numeric_columns(path: Path) -> list[dict[str, str]]:
+    """The report's CSV rows without the wall-time columns (they differ run to run)."""
+    with path.open() as handle:
+        return [{k: v for k, v in row.items() if not k.startswith("time/")} for row in csv.DictReader(handle)]
+
+
+def test_every_method_debug_run_and_its_report_match_the_pin(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli(*DEBUG_SWEEP, f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tol = tolerance()
+    for job in sorted((PINNED / "debug_sweep").iterdir()):
+        pinned, now = read_metrics(job), read_metrics(sweep / job.name)
+        for key in COMPARED:
+            assert_close(pinned[key], now[key], tol, f"{pinned['method']}/{pinned['forget']}/{key}")
+    assert report_main([str(sweep), "--out", str(tmp_path / "report")]) == 0
+    pinned_rows, rows = _numeric_columns(PINNED / "debug_report.csv"), _numeric_columns(tmp_path / "report" / "results.csv")
+    assert len(rows) == len(pinned_rows)
+    for expected, actual in zip(pinned_rows, rows):
+        for key, value in expected.items():
+            try:
+                close = abs(float(actual[key]) - float(value)) <= 100 * tol
+            except ValueError:
+                close = actual[key] == value
+            assert close, f"report {expected['method']} {key}: pinned {value}, now {actual[key]}"

@@ -1,0 +1,60 @@
+"""The one setup every entrypoint calls before it composes or reads a config.
+
+    from unlearn.config import setup
+    setup()                 # resolvers + every schema: before Hydra composes conf/*.yaml
+    register_resolvers()    # resolvers only: for tools that read saved configs (the report), torch-free
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+from unlearn.config.schema import (
+    BackboneConfig,
+    ForgetConfig,
+    LoggerConfig,
+    PretrainRunConfig,
+    RunConfig,
+)
+
+
+def _clip_templates(dataset: str) -> list[str]:
+    from unlearn.data.catalog import (
+        clip_templates,  # imports open_clip: only when a config asks
+    )
+
+    return clip_templates(dataset)
+
+
+def register_resolvers() -> None:
+    # a short random id per launch: run/sweep folders cannot collide even when started in the
+    # same second; cached so that every job of a sweep (and Hydra's copies of it) sees one value
+    OmegaConf.register_new_resolver("uid", lambda: uuid.uuid4().hex[:6], use_cache=True, replace=True)
+    # `templates: ${clip_templates:cifar10}` in dataset configs: CLIP's prompts from a maintained source
+    OmegaConf.register_new_resolver("clip_templates", _clip_templates, replace=True)
+
+
+def register_schemas() -> None:
+    """`run_schema`, `pretrain_schema` and `schema/<group>/<name>` for every group, every
+    registered method and every registered dataset format."""
+    # the registries import their modules (torch and all): only entrypoints that compose need them
+    from unlearn.data.formats import FORMATS
+    from unlearn.methods import METHODS
+
+    store = ConfigStore.instance()
+    store.store(name="run_schema", node=RunConfig)
+    store.store(name="pretrain_schema", node=PretrainRunConfig)
+    store.store(group="schema/backbone", name="backbone", node=BackboneConfig)
+    store.store(group="schema/forget", name="forget", node=ForgetConfig)
+    store.store(group="schema/logger", name="logger", node=LoggerConfig)
+    for group, registry in (("schema/method", METHODS), ("schema/dataset", FORMATS)):
+        for name, entry in registry.load().items():
+            store.store(group=group, name=name, node=entry.config)
+
+
+def setup() -> None:
+    register_resolvers()
+    register_schemas()

@@ -1,0 +1,53 @@
+"""Generic ImageFolder dataset: root/<split>/<class>/<image>, class names from folder names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from omegaconf import MISSING
+from torchvision.datasets import ImageFolder
+
+from unlearn.config.schema import DatasetConfig
+from unlearn.data.base import ImageSet, LoadedData
+from unlearn.data.formats import FORMATS
+from unlearn.data.images import prompt_name
+from unlearn.errors import UnlearnError
+
+LAYOUT = "root/{train,val}/<class name>/<image>.{jpg,png}"
+
+
+@dataclass
+class ImageFolderDatasetConfig(DatasetConfig):
+    root: str = MISSING  # root/{train,val}/<class>/<image>
+    train_split: str = "train"
+    test_split: str = "val"
+
+
+def _folder_set(root: Path, split: str, transform: Callable, num_workers: int) -> tuple[ImageSet, list[str]]:
+    folder = root / split
+    if not folder.is_dir():
+        raise UnlearnError(f"dataset folder {str(folder)!r} does not exist; expected layout {LAYOUT}")
+    try:
+        data = ImageFolder(str(folder), transform=transform)
+    except (FileNotFoundError, RuntimeError) as err:
+        raise UnlearnError(f"dataset folder {str(folder)!r} does not match layout {LAYOUT}: {err}") from None
+    return ImageSet(data, np.asarray(data.targets, dtype=np.int64), num_workers=num_workers), data.classes
+
+
+@FORMATS.register("image_folder", ImageFolderDatasetConfig)
+def load_image_folder(cfg, transform: Callable, with_train: bool) -> LoadedData:
+    """The training pool doubles as the calibration pool (no calibration split in this layout)."""
+    root = Path(cfg.root).expanduser()
+    if not root.is_dir():
+        raise UnlearnError(f"dataset root {str(root)!r} does not exist; expected layout {LAYOUT}")
+    test, classnames = _folder_set(root, cfg.test_split, transform, cfg.num_workers)
+    loaded = LoadedData([prompt_name(c) for c in classnames], test)
+    if with_train:
+        train, train_classes = _folder_set(root, cfg.train_split, transform, cfg.num_workers)
+        if train_classes != classnames:
+            raise UnlearnError(f"class folders of {cfg.train_split!r} and {cfg.test_split!r} differ under {str(root)!r}")
+        loaded.train = loaded.calib = train
+    return loaded
