@@ -64,3 +64,17 @@ def cli(tmp_path):
 
 # the debug preset with the quickest method and no logger: a whole job in seconds
 DEBUG = ("debug=default", "logger=none", "method=grad_ascent")
+
+
+def job_dirs(sweep: Path) -> list[Path]:
+    """A sweep's job folders (named by their overrides and config hash, unlearn/rundir.py), by name."""
+    return sorted(p.parent.parent for p in sweep.glob("*/.hydra/overrides.yaml"))
+
+
+def job_dir(sweep: Path, *overrides: str) -> Path:
+    """The one job folder of `sweep` whose command line holds every one of `overrides`."""
+    import yaml
+
+    found = [d for d in job_dirs(sweep) if set(overrides) <= set(yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text()))]
+    assert len(found) == 1, (overrides, found)
+    return found[0]

@@ -15,7 +15,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 
-from tests.conftest import DEBUG, ROOT, compose_config, read_metrics
+from tests.conftest import DEBUG, ROOT, compose_config, job_dirs, read_metrics
 from unlearn.data import dataset_catalog
 from unlearn.data.tasks import validate_forget
 
@@ -103,15 +103,15 @@ def test_reproduce_runs_presets_resumes_and_reports(tmp_path):
     proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sweep = tmp_path / "three_stage_box_turtle_synthetic"
-    assert sorted(read_metrics(sweep / str(i))["method"] for i in range(2)) == ["grad_ascent", "three_stage"]
+    assert sorted(read_metrics(job)["method"] for job in job_dirs(sweep)) == ["grad_ascent", "three_stage"]
     table = (tmp_path / "report" / "results.md").read_text()
     assert "synthetic_subgroup_blue_star" in table and "three_stage" in table
     assert list((tmp_path / "report").glob("soup_*.png"))
 
-    stamp = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+    stamps = {job: (job / "metrics.json").stat().st_mtime_ns for job in job_dirs(sweep)}
     proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == stamp
+    assert {job: (job / "metrics.json").stat().st_mtime_ns for job in job_dirs(sweep)} == stamps
 
 
 def test_reproduce_rejects_an_unknown_preset():

@@ -11,7 +11,7 @@ class StepCounter:
     """The slice of a method context the optimiser uses."""
 
     def __init__(self, max_steps=None):
-        self.cfg = SimpleNamespace(max_steps=max_steps)
+        self.cfg = SimpleNamespace(max_steps=max_steps, name="test")
         self.logged = []
 
     def steps(self, n):

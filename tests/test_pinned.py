@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy
 import torch
 
-from tests.conftest import ROOT, read_metrics, run_cli
+from tests.conftest import ROOT, job_dir, read_metrics, run_cli
 from unlearn.report import main as report_main
 
 PINNED = ROOT / "tests" / "pinned"
@@ -68,7 +68,8 @@ def test_every_method_debug_run_and_its_report_match_the_pin(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     tol = tolerance()
     for job in sorted((PINNED / "debug_sweep").iterdir()):
-        pinned, now = read_metrics(job), read_metrics(sweep / job.name)
+        pinned = read_metrics(job)
+        now = read_metrics(job_dir(sweep, f"method={pinned['method']}", f"forget={pinned['forget']}"))
         for key in COMPARED:
             assert_close(pinned[key], now[key], tol, f"{pinned['method']}/{pinned['forget']}/{key}")
     assert report_main([str(sweep), "--out", str(tmp_path / "report")]) == 0

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import DEBUG, ROOT, read_metrics, run_cli
+from tests.conftest import DEBUG, ROOT, job_dir, job_dirs, read_metrics, run_cli
 from unlearn.rundir import REQUIRED_METRICS
 
 
@@ -41,17 +41,18 @@ def test_multirun_two_jobs_in_distinct_folders(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli("-m", *DEBUG, "method=grad_ascent", "seed=0,1", f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    seeds = sorted(read_metrics(sweep / str(i))["seed"] for i in range(2))
-    assert seeds == [0, 1]
+    jobs = job_dirs(sweep)
+    assert sorted(read_metrics(job)["seed"] for job in jobs) == [0, 1] and len(jobs) == 2
 
 
 def test_failed_job_does_not_stop_the_sweep(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli("-m", *DEBUG, "forget.classes=[circel],[circle]", f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode != 0
-    assert not (sweep / "0" / "metrics.json").exists()
-    assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "failed"
-    assert read_metrics(sweep / "1")["forget"] == "synthetic_subgroup_red_circle"
+    bad, good = job_dir(sweep, "forget.classes=[circel]"), job_dir(sweep, "forget.classes=[circle]")
+    assert not (bad / "metrics.json").exists()
+    assert json.loads((bad / "status.json").read_text())["status"] == "failed"
+    assert read_metrics(good)["forget"] == "synthetic_subgroup_red_circle"
 
 
 @pytest.mark.parametrize("override, message", [

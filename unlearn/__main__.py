@@ -16,9 +16,7 @@ setup()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def app(cfg: DictConfig) -> float:
-    from unlearn.run import (
-        execute,  # torch and every method: after Hydra has parsed the command line
-    )
+    from unlearn.run import execute  # torch and every method: after Hydra has parsed the command line
 
     return execute(cfg, Path(HydraConfig.get().runtime.output_dir))
 

@@ -50,12 +50,12 @@ class Evaluator:
         self._features: dict[int, tuple[bytes, torch.Tensor]] = {}  # id(image set) -> (fingerprint, features)
         self._heads: dict[tuple, tuple[bytes, torch.Tensor]] = {}  # (classes, templates) -> (fingerprint, head)
 
-    def image_features(self, model, images: ImageSet) -> torch.Tensor:
+    def image_features(self, model, images: ImageSet, name: str) -> torch.Tensor:
         stamp = weights_fingerprint(image_tower(model).state_dict().values())
         cached = self._features.get(id(images))
         if cached is None or cached[0] != stamp:
             with autocast(self.device, self.precision):
-                cached = (stamp, image_features(model, images, self.device, self.batch_size))
+                cached = (stamp, image_features(model, images, self.device, self.batch_size, f"features {name}"))
             self._features[id(images)] = cached
         return cached[1]
 
@@ -81,17 +81,17 @@ class Evaluator:
         was_training = model.training
         model.eval()
 
-        def predict(images, classnames, templates) -> np.ndarray:
+        def predict(name, images, classnames, templates) -> np.ndarray:
             head = self.class_head(model, classnames, templates)
-            return (self.image_features(model, images) @ head.T).argmax(1).cpu().numpy()
+            return (self.image_features(model, images, name) @ head.T).argmax(1).cpu().numpy()
 
         bench, task = self.bench, self.task
-        pred = predict(task.test, bench.classnames, bench.templates)
+        pred = predict("test", task.test, bench.classnames, bench.templates)
         labels = task.test.labels
         metrics = {f"{name}/acc": _accuracy(pred[mask], labels[mask]) for name, mask in task.test_masks.items()}
         for name, suite in task.zeroshot.items():
             metrics[f"zeroshot/{name}/acc"] = _accuracy(
-                predict(suite.images, suite.classnames, suite.templates), suite.images.labels
+                predict(name, suite.images, suite.classnames, suite.templates), suite.images.labels
             )
         per_class = {
             bench.classnames[c]: _accuracy(pred[labels == c], labels[labels == c]) for c in np.unique(labels)

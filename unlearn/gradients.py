@@ -6,9 +6,12 @@ from typing import Callable, Iterable
 
 import torch
 
+from unlearn.progress import progress
+
 
 def gradient_statistics(model: torch.nn.Module, params: dict[str, torch.nn.Parameter], batches: Iterable,
-                        loss_fn: Callable[[object], torch.Tensor], power: int = 2) -> dict[str, torch.Tensor]:
+                        loss_fn: Callable[[object], torch.Tensor], power: int = 2,
+                        desc: str = "gradient statistics") -> dict[str, torch.Tensor]:
     """Mean over `batches` of |∂loss_fn(batch)/∂θ|^power for each named parameter.
 
     power=2 with single-sample batches is the diagonal (empirical) Fisher; power=1 gives the
@@ -16,7 +19,7 @@ def gradient_statistics(model: torch.nn.Module, params: dict[str, torch.nn.Param
     """
     totals = {name: torch.zeros_like(p) for name, p in params.items()}
     count = 0
-    for batch in batches:
+    for batch in progress(batches, desc, total=len(batches) if hasattr(batches, "__len__") else None):
         model.zero_grad(set_to_none=True)
         loss_fn(batch).backward()
         for name, p in params.items():

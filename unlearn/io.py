@@ -25,5 +25,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_json(path: str | Path, data: Any) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+def write_json(path: str | Path, data: Any, allow_nan: bool = True) -> Path:
+    """`allow_nan=False`: strict JSON, a NaN or infinity fails here instead of in every reader."""
+    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=allow_nan) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -34,6 +34,7 @@ class WandbLogger(NullLogger):
         import wandb
 
         self.wandb = wandb
+        self.step = 0  # the framework's step: the largest passed to log() so far
         # cfg.mode defaults to $WANDB_MODE, else offline (LoggerConfig)
         os.environ["WANDB_MODE"] = str(cfg.mode)
         os.environ.setdefault("WANDB_SILENT", "true")
@@ -45,16 +46,20 @@ class WandbLogger(NullLogger):
         )
 
     def log(self, metrics, step=None):
-        self.run.log(metrics, step=step)
+        if step is not None:
+            self.step = max(self.step, step)
+        self.run.log(metrics, step=self.step if step is None else step)
 
+    # Tables and images go into the current step's row: logged without a step, W&B would move its
+    # own step past the framework's and drop every later log that names a smaller one.
     def table(self, name, columns, rows):
-        self.run.log({name: self.wandb.Table(columns=columns, data=rows)})
+        self.run.log({name: self.wandb.Table(columns=columns, data=rows)}, step=self.step)
 
     def summary(self, metrics):
         self.run.summary.update(metrics)
 
     def image(self, name, path):
-        self.run.log({name: self.wandb.Image(str(path))})
+        self.run.log({name: self.wandb.Image(str(path))}, step=self.step)
 
     def finish(self, failed=False):
         self.run.finish(exit_code=1 if failed else 0)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from unlearn.config.schema import Towers
 from unlearn.losses import zeroshot_ce
 from unlearn.models.anatomy import in_towers
+from unlearn.progress import progress
 from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 Terms = dict[str, torch.Tensor]  # named loss terms, already weighted; their sum is minimised
@@ -82,7 +83,7 @@ class Optimiser:
     def run(self, steps: int, terms: Callable[[], Terms], stop: Callable[[], bool] | None = None) -> int:
         """`steps` steps (capped by method.max_steps), each on freshly computed `terms()`; ends
         early after a step at which `stop()` holds. Returns the number of steps taken."""
-        for taken in range(1, self.ctx.steps(steps) + 1):
+        for taken in progress(range(1, self.ctx.steps(steps) + 1), self.ctx.cfg.name, unit="step"):
             self.step(terms())
             if stop is not None and stop():
                 return taken

@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 from unlearn.config import setup
+from unlearn.config.ranges import config_errors
 from unlearn.errors import UnlearnError
 from unlearn.models.tiny import checkpoint_name, pretrain, user_cache_dir
 from unlearn.runtime import configure_threads
@@ -17,6 +18,8 @@ from unlearn.runtime import configure_threads
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="pretrain")
 def app(cfg: DictConfig) -> None:
+    if errors := config_errors(cfg):
+        raise UnlearnError("; ".join(errors))
     configure_threads(cfg.num_threads)
     backbone = cfg.backbone
     if backbone.pretrained != "synthetic" or backbone.pretrain is None:

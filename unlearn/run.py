@@ -7,7 +7,10 @@ without a complete metrics.json never looks like a finished run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -19,9 +22,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
-from unlearn.data.tasks import UnlearningTask, build_task
+from unlearn.data.tasks import UnlearningTask, build_task, without_undecodable
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
 from unlearn.loggers import build_logger
@@ -31,7 +35,7 @@ from unlearn.metrics import score, score_components
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
-from unlearn.rundir import completed_metrics, config_hash, write_metrics, write_status
+from unlearn.rundir import completed_metrics, config_hash, numeric_leaves, set_aside, write_metrics, write_status
 from unlearn.runtime import configure_threads, seed_everything, select_device
 
 log = logging.getLogger(__name__)
@@ -50,11 +54,22 @@ class Job:
     task: UnlearningTask
     evaluator: Evaluator
     logger: Any
+    undecodable: dict[str, int]  # images left out per set (dataset.skip_bad_images)
 
     def method_context(self) -> UnlearnContext:
         return UnlearnContext(model=self.model, tokenizer=self.tokenizer, bench=self.bench, task=self.task,
                               cfg=self.cfg.method, device=self.device, seed=self.cfg.seed, logger=self.logger,
                               evaluate=self.evaluator, run_dir=self.run_dir, backbone=self.cfg.backbone.name)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Mandatory values set, every value in its range, no key a schema lacks: one line, before any work."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise UnlearnError(f"missing mandatory value(s): {', '.join(missing)}; set them as overrides, e.g. {missing[0]}=...")
+    errors = config_errors(cfg)
+    if errors:
+        raise UnlearnError("; ".join(errors))
 
 
 def wandb_group(cfg: DictConfig) -> str | None:
@@ -76,38 +91,89 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     bench = build_benchmark(cfg.dataset, transform=transform)
     add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
     task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
+    undecodable: dict[str, int] = {}
+    if cfg.dataset.skip_bad_images:
+        task, undecodable = without_undecodable(task)
+        if undecodable:
+            log.warning("left out images that cannot be decoded: %s", undecodable)
     evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
     logger = build_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
                           name=run_dir.name, group=wandb_group(cfg), job_type=cfg.method.name)
-    return Job(cfg, run_dir, device, model.to(device), tokenizer, bench, task, evaluator, logger)
+    return Job(cfg, run_dir, device, model.to(device), tokenizer, bench, task, evaluator, logger, undecodable)
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> float:
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        raise UnlearnError(f"missing mandatory value(s): {', '.join(missing)}; set them as overrides, e.g. {missing[0]}=...")
+    """Run one job in `run_dir`, or skip it when the folder already holds its complete result
+    (resume). Results of an earlier attempt are set aside first, never overwritten."""
     digest = config_hash(cfg)
-    if cfg.resume and (done := completed_metrics(run_dir, digest)):
+    done = completed_metrics(run_dir, digest) if cfg.resume else None
+    if done and (not cfg.save_checkpoint or (run_dir / "model.pt").is_file()):
         log.info("skipping %s: complete metrics.json with the same config found", run_dir)
+        write_status(run_dir, "complete", digest, skipped=True)
         return done["score"]
+    if aside := set_aside(run_dir):
+        log.info("moved the results of an earlier attempt to %s", aside)
     write_status(run_dir, "running", digest)
     job = None
     try:
-        method = METHODS.get(cfg.method.name)
-        job = build_job(cfg, run_dir)
-        metrics = unlearn_and_measure(job, method.run)
-        metrics["config_hash"] = digest
-        if cfg.save_checkpoint:
-            save_checkpoint(run_dir / "model.pt", job.model.state_dict(), cfg.backbone.arch, model_flags(cfg.backbone))
-        write_metrics(run_dir, metrics)
+        with interruptible():
+            check_config(cfg)
+            method = METHODS.get(cfg.method.name)
+            job = build_job(cfg, run_dir)
+            metrics = unlearn_and_measure(job, method.run)
+            metrics["config_hash"] = digest
+            if cfg.save_checkpoint:
+                save_checkpoint(run_dir / "model.pt", job.model.state_dict(), cfg.backbone.arch,
+                                model_flags(cfg.backbone))
+            write_metrics(run_dir, metrics)
         write_status(run_dir, "complete", digest)
         job.logger.finish()
         return metrics["score"]
+    except (Interrupted, KeyboardInterrupt, SystemExit) as err:
+        # preemption, a time limit, Ctrl-C, or a launcher's requeue: the next sweep runs this job again
+        cause = err.signal if isinstance(err, Interrupted) else type(err).__name__
+        write_status(run_dir, "interrupted", digest, signal=cause)
+        log.error("interrupted by %s; the job runs again on the next launch of this sweep", cause)
+        if job is not None:
+            job.logger.finish(failed=True)
+        if isinstance(err, Interrupted):
+            raise SystemExit(128 + err.signum) from None  # the shell's convention for "killed by signal N"
+        raise
     except BaseException as err:
         write_status(run_dir, "failed", digest, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
         if job is not None:
             job.logger.finish(failed=True)
         raise
+
+
+class Interrupted(BaseException):
+    """A termination signal arrived (SIGTERM: Slurm's preemption and time limit; SIGINT; SIGUSR1)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.signal = signum, signal.Signals(signum).name
+
+
+INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Turn INTERRUPTING_SIGNALS into `Interrupted` while the job works, so that its status says so
+    before the process ends (handlers can only be set in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, interrupt) for s in INTERRUPTING_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) -> dict:
@@ -144,11 +210,12 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
         "backbone": cfg.backbone.name,
         "dataset": cfg.dataset.name,
         "seed": cfg.seed,
+        **({"data/undecodable": job.undecodable} if cfg.dataset.skip_bad_images else {}),
     }
     logger.log({f"after/{k}": v for k, v in after.items()} | {"score": metrics["score"]}, step=ctx._step)
     logger.table("per_class_accuracy", ["class", "before", "after"],
                  [[c, per_class_before[c], per_class_after[c]] for c in per_class_before])
-    logger.summary({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    logger.summary(numeric_leaves(metrics))  # W&B carries every number metrics.json carries
     log.info("score %.2f  unlearn %.1fs  eval %.1fs", metrics["score"], unlearn_s, eval_s)
     return metrics
 

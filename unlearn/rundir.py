@@ -4,13 +4,16 @@
 |-------------------------|--------------------------------------|---------------------------------------------------|
 | `.hydra/config.yaml`    | by Hydra, before the job starts      | the composed config (interpolations unresolved)   |
 | `.hydra/overrides.yaml` | by Hydra                             | the command line's overrides                      |
-| `status.json`           | at the start and at the end, atomically | `status` (running → complete / failed), `config_hash`, on failure `error` and `traceback` |
-| `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, ... |
+| `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal` |
+| `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, ... (strict JSON: an undefined value is null) |
+| `superseded/<time>_<hash>/` | when a job starts where results of an earlier attempt lie | those results (`RESULT_FILES` and the old status.json), moved aside, never overwritten |
 
 A folder whose status is not `complete` or that lacks a valid metrics.json is not a finished
 run. `config_hash` identifies what determines a result (`RESULT_KEYS`, without the fields that
 only say how data is read): resume skips a job whose folder holds a complete metrics.json of the
-same hash, and the report never averages runs of different hashes. Torch-free: the report reads
+same hash, and the report never averages runs of different hashes. A sweep's job folder is named
+by its overrides and its hash (`job_dirname`), never by its position in the grid, so re-running,
+extending or reordering a grid finds every config's folder again. Torch-free: the report reads
 run folders without importing the models.
 """
 
@@ -18,7 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +40,12 @@ RESULT_KEYS = ("dataset", "backbone", "method", "forget", "task", "eval", "seed"
 LOADING_FIELDS = frozenset({"num_workers", "cache_dir", "download"})
 REQUIRED_METRICS = ("forget/acc", "retain/acc", "others/acc")  # in both `before` and `after`
 ROW_FIELDS = ("method", "forget", "backbone", "dataset", "seed")  # what a report row is keyed by
-# folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own)
-PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra"})
+# folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own, set-aside results)
+PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra", "superseded"})
+STATUSES = ("running", "complete", "failed", "interrupted")
+# what a job leaves besides its status and log: set aside before another attempt starts in the folder
+RESULT_FILES = ("metrics.json", "model.pt", "soup_curve.json", "soup_curve.png", "wandb")
+LAUNCH_ENV = "UNLEARN_LAUNCH_ID"  # set by the sweep summary callback for the jobs of one launch
 
 
 def config_hash(cfg: DictConfig, exclude: tuple[str, ...] = ()) -> str:
@@ -52,6 +63,25 @@ def _without_loading(node):
     return node
 
 
+def job_dirname(cfg: DictConfig) -> str:
+    """A sweep job's folder name: its overrides, made file-name safe and cut to 80 characters (to
+    read), then its config hash (to be unique): `debug=default,method.lr=0.001,seed=1__3fa9c2e1`."""
+    readable = re.sub(r"[^A-Za-z0-9=,._+-]+", "_", cfg.hydra.job.override_dirname)[:80].strip("_,")
+    digest = config_hash(cfg)[:8]
+    return f"{readable}__{digest}" if readable else digest
+
+
+def numeric_leaves(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Every number in a metrics dict, keyed by its path: {"after/forget/acc": 0.0, "stages/stage1/...": ...}."""
+    flat = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            flat |= numeric_leaves(value, f"{prefix}{key}/")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def read_json(path: Path) -> Any:
     """The JSON in `path`, or None when it is missing or unreadable."""
     try:
@@ -60,12 +90,47 @@ def read_json(path: Path) -> Any:
         return None
 
 
-def write_status(run_dir: Path, status: str, digest: str, **details: str) -> None:
-    write_json(run_dir / "status.json", {"status": status, "config_hash": digest, **details})
+def write_status(run_dir: Path, status: str, digest: str, **details) -> None:
+    assert status in STATUSES, status
+    launch = {"launch": os.environ[LAUNCH_ENV]} if LAUNCH_ENV in os.environ else {}
+    write_json(run_dir / "status.json", {"status": status, "config_hash": digest, **launch, **details})
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:
-    write_json(run_dir / "metrics.json", metrics)
+    """Strict JSON: a value that is not a finite number becomes null, listed under `undefined`
+    with the reason (degenerate specs are rejected before any work, so this is a last guard)."""
+    undefined: dict[str, str] = {}
+
+    def strict(node, path: str):
+        if isinstance(node, dict):
+            return {k: strict(v, f"{path}/{k}" if path else k) for k, v in node.items()}
+        if isinstance(node, float) and not math.isfinite(node):
+            undefined[path] = f"{node} (an accuracy over no images, or a ratio to zero)"
+            return None
+        return node
+
+    clean = strict(metrics, "")
+    if undefined:
+        clean["undefined"] = undefined
+    write_json(run_dir / "metrics.json", clean, allow_nan=False)
+
+
+def set_aside(run_dir: Path) -> Path | None:
+    """Move the results an earlier attempt left in `run_dir` (another config's, an interrupted
+    one's, or a complete one about to be re-run) into `superseded/<time>_<its hash>/`; returns
+    that folder, or None when there was nothing to move."""
+    present = [run_dir / name for name in RESULT_FILES if (run_dir / name).exists()]
+    if not present:
+        return None
+    old = read_json(run_dir / "status.json") or {}
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = run_dir / "superseded" / f"{stamp}_{str(old.get('config_hash', 'unknown'))[:8]}"
+    aside.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "status.json").is_file():
+        shutil.copy2(run_dir / "status.json", aside / "status.json")
+    for path in present:
+        os.replace(path, aside / path.name)
+    return aside
 
 
 def completed_metrics(run_dir: Path, digest: str) -> dict | None:

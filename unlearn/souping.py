@@ -27,6 +27,7 @@ from unlearn.errors import UnlearnError
 from unlearn.losses import best_rival
 from unlearn.metrics import score
 from unlearn.plotting import figure, save_png
+from unlearn.progress import progress
 from unlearn.zeroshot import image_features
 
 
@@ -65,7 +66,7 @@ def soup_curve(model, original: dict[str, torch.Tensor], unlearned: dict[str, to
     """[{a, forget/acc, retain/acc}] for a = 0 (the original, the reference) and every grid value,
     each measured by `measure(model)` with the souped weights loaded into `model`."""
     curve = []
-    for a in [0.0, *grid]:
+    for a in progress([0.0, *grid], "soup search", unit="a"):
         model.load_state_dict(interpolate_states(original, unlearned, a))
         curve.append({"a": a, **measure(model)})
     return curve

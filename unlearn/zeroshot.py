@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from unlearn.data.base import ImageSet
+from unlearn.progress import progress
 
 
 def prompts(classname: str, templates: list[str]) -> list[str]:
@@ -31,10 +32,12 @@ def zeroshot_logits(model, images: torch.Tensor, class_emb: torch.Tensor) -> tor
 
 
 @torch.no_grad()
-def image_features(model, images: ImageSet, device: torch.device, batch_size: int) -> torch.Tensor:
+def image_features(model, images: ImageSet, device: torch.device, batch_size: int,
+                   desc: str = "image features") -> torch.Tensor:
     """(N, D) unit-norm features of a whole image set, batched, in dataset order."""
+    loader = images.loader(batch_size, pin_memory=device.type == "cuda")
     feats = [
         model.encode_image(x.to(device, non_blocking=True), normalize=True).float()
-        for x, _ in images.loader(batch_size, pin_memory=device.type == "cuda")
+        for x, _ in progress(loader, desc, total=len(loader), unit="batch")
     ]
     return torch.cat(feats) if feats else torch.empty(0, model.text_projection.shape[-1], device=device)

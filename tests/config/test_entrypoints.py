@@ -61,3 +61,11 @@ def test_report_imports_no_torch(tmp_path):
     proc = run([sys.executable, "-c", code])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "results.md").is_file()
+
+
+def test_help_lists_the_user_facing_groups_only():
+    proc = run(ENTRYPOINTS["unlearn"])
+    groups = proc.stdout.split("== Config groups (group=option) ==", 1)[1].split("==", 1)[0]
+    assert "schema/" not in groups
+    for group in ("dataset:", "method:", "forget:", "experiment:", "hydra/launcher: local, slurm"):
+        assert group in groups

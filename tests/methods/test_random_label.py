@@ -4,12 +4,7 @@ import itertools
 
 import torch
 
-from unlearn.loops import (
-    batch_ce,
-    random_other_labels,
-    relabel_terms,
-    trainable_and_head,
-)
+from unlearn.loops import batch_ce, random_other_labels, relabel_terms, trainable_and_head
 from unlearn.losses import zeroshot_ce
 
 

@@ -60,7 +60,7 @@ def test_make_pretrain_regenerates_an_equivalent_checkpoint(tmp_path):
 
     cfg = compose_config("backbone=tiny_rn").backbone
     start = time.time()
-    path = pretrain(cfg, tmp_path / checkpoint_name(cfg), progress=False)
+    path = pretrain(cfg, tmp_path / checkpoint_name(cfg))
     assert time.time() - start < 600
     model = create_random(cfg.arch)
     model.load_state_dict(load_checkpoint(path)[0])

@@ -3,7 +3,7 @@
 Every default value lives here or in the dataclass of its method / dataset format (the
 `config` of its registry entry); a YAML option names its schema in `defaults:` and sets only
 what makes it that option. Choice fields are enums, so a bad choice fails at composition with
-the list of valid ones. `unlearn.config.setup()` stores the schemas in Hydra's ConfigStore as
+the list of valid ones; numeric fields declare their valid range (unlearn/config/ranges.py). `unlearn.config.setup()` stores the schemas in Hydra's ConfigStore as
 `schema/<group>/<name>` (and `run_schema`). This module imports neither torch nor a registry.
 """
 
@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, Optional
 
 from omegaconf import MISSING
+
+from unlearn.config.ranges import at_least, fraction, positive
 
 
 class Towers(StrEnum):
@@ -57,12 +59,12 @@ class LoggerMode(StrEnum):
 class PretrainConfig:
     """Contrastive pretraining of a tiny CLIP on the synthetic world (`python -m unlearn.pretrain`)."""
 
-    steps: int = 1500
-    batch_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 0.1
-    warmup_steps: int = 100
-    seed: int = 0
+    steps: int = at_least(1, 1500)
+    batch_size: int = at_least(1, 256)
+    lr: float = positive(2e-3)
+    weight_decay: float = at_least(0, 0.1)
+    warmup_steps: int = at_least(0, 100)
+    seed: int = at_least(0, 0)
 
 
 @dataclass
@@ -95,7 +97,10 @@ class DatasetConfig:
     format: str = MISSING  # the registered format that loads it: synthetic | image_folder | cifar10 | ...
     templates: list[str] = MISSING  # evaluation prompt templates
     train_templates: list[str] = field(default_factory=list)  # for methods that train on prompts
-    num_workers: int = 0  # image-decoding loader processes (real datasets)
+    num_workers: int = at_least(0, 0)  # image-decoding loader processes (real datasets)
+    # an image that cannot be decoded: false fails naming it; true leaves it out (one extra decoding
+    # pass over the task's images) and counts it in metrics.json (`data/undecodable/<set>`)
+    skip_bad_images: bool = False
 
 
 @dataclass
@@ -105,20 +110,21 @@ class RealDatasetConfig(DatasetConfig):
     root: str = MISSING
     # prompts for methods that train on text: disjoint from every dataset's CLIP evaluation templates
     train_templates: list[str] = field(default_factory=lambda: ["a {}.", "an image of a {}."])
-    num_workers: int = 8
-    calib_fraction: float = 0.05  # share of each training class kept apart as the calibration pool
-    split_seed: int = 0  # seeds the splits made here (calibration pool, style datasets' train/test)
+    num_workers: int = at_least(0, 8)
+    # share of each training class kept apart as the calibration pool
+    calib_fraction: float = fraction(0.05, low_open=True, high_open=True)
+    split_seed: int = at_least(0, 0)  # seeds the splits made here (calibration pool, style datasets' train/test)
 
 
 @dataclass
 class TaskConfig:
     """How many images the unlearning task draws from the dataset's pools (unlearn/data/tasks.py)."""
 
-    forget_train_size: int = 256
-    retain_train_size: int = 256
-    calib_size: int = 128  # of each of the calibration forget and retain sets
+    forget_train_size: int = at_least(1, 256)
+    retain_train_size: int = at_least(1, 256)
+    calib_size: int = at_least(1, 128)  # of each of the calibration forget and retain sets
     # at most this many images in each evaluation set (forget/retain/others/suite); null: all
-    eval_cap: Optional[int] = None
+    eval_cap: Optional[int] = at_least(1, None)
 
 
 @dataclass
@@ -127,16 +133,16 @@ class MethodConfig:
 
     name: str = MISSING
     towers: Towers = Towers.image  # which towers train
-    max_steps: Optional[int] = None  # caps every optimisation loop (the debug preset sets it)
+    max_steps: Optional[int] = at_least(1, None)  # caps every optimisation loop (the debug preset sets it)
 
 
 @dataclass
 class LoopConfig(MethodConfig):
     """The fine-tuning baselines' one optimisation loop."""
 
-    lr: float = 1e-5
-    steps: int = 60
-    batch_size: int = 64
+    lr: float = positive(1e-5)
+    steps: int = at_least(1, 60)
+    batch_size: int = at_least(1, 64)
 
 
 @dataclass
@@ -152,7 +158,7 @@ class LoggerConfig:
 
 @dataclass
 class EvalConfig:
-    batch_size: int = 512
+    batch_size: int = at_least(1, 512)
     precision: Precision = Precision.auto
     # extra zero-shot suites, name -> any dataset config (its test split is used), e.g.
     # `+dataset@eval.zeroshot.cifar10=cifar10`; the synthetic dataset keeps its built-in suites too
@@ -168,10 +174,10 @@ class RunConfig:
     logger: LoggerConfig = MISSING
     task: TaskConfig = field(default_factory=TaskConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    seed: int = 0
+    seed: int = at_least(0, 0)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # CPU threads; 1 avoids the thread wake-up cost that dominates tiny models on CPU
-    num_threads: Optional[int] = 1
+    # CPU threads; 1 avoids the thread wake-up cost that dominates tiny models on CPU; null: torch's default
+    num_threads: Optional[int] = at_least(1, 1)
     # skip the job when its folder already holds a complete metrics.json of the same config
     resume: bool = True
     save_checkpoint: bool = False
@@ -183,5 +189,5 @@ class PretrainRunConfig:
     """`conf/pretrain.yaml`: pretrain one tiny backbone."""
 
     backbone: BackboneConfig = MISSING
-    num_threads: Optional[int] = 1
+    num_threads: Optional[int] = at_least(1, 1)
     out_dir: Optional[str] = None  # default: $UNLEARN_CACHE_DIR or ~/.cache/unlearn

@@ -8,25 +8,30 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from unlearn.config.schema import (
-    BackboneConfig,
-    ForgetConfig,
-    LoggerConfig,
-    PretrainRunConfig,
-    RunConfig,
-)
+from unlearn.config.schema import BackboneConfig, ForgetConfig, LoggerConfig, PretrainRunConfig, RunConfig
+from unlearn.rundir import job_dirname
 
 
 def _clip_templates(dataset: str) -> list[str]:
-    from unlearn.data.catalog import (
-        clip_templates,  # imports open_clip: only when a config asks
-    )
+    from unlearn.data.catalog import clip_templates  # imports open_clip: only when a config asks
 
     return clip_templates(dataset)
+
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def config_groups() -> str:
+    """`group: option, ...` for every group under conf/ (hydra/launcher and hydra/sweeper
+    included): what `--help` lists, without the schema groups that only the YAML files name."""
+    groups = sorted({p.parent.relative_to(CONF_DIR).as_posix() for p in CONF_DIR.rglob("*.yaml") if p.parent != CONF_DIR})
+    groups = [g for g in groups if g != "hydra"]  # hydra/default.yaml is the run-folder layout, not a choice
+    return "\n".join(f"{g}: {', '.join(sorted(p.stem for p in (CONF_DIR / g).glob('*.yaml')))}" for g in groups)
 
 
 def register_resolvers() -> None:
@@ -35,6 +40,10 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("uid", lambda: uuid.uuid4().hex[:6], use_cache=True, replace=True)
     # `templates: ${clip_templates:cifar10}` in dataset configs: CLIP's prompts from a maintained source
     OmegaConf.register_new_resolver("clip_templates", _clip_templates, replace=True)
+    # `hydra.sweep.subdir: ${job_dir:}`: a job's folder named by its overrides and config hash
+    OmegaConf.register_new_resolver("job_dir", lambda *, _root_: job_dirname(_root_), replace=True)
+    # `--help` (conf/hydra/default.yaml): the user-facing groups and their options
+    OmegaConf.register_new_resolver("config_groups", config_groups, replace=True)
 
 
 def register_schemas() -> None:

@@ -89,10 +89,7 @@ def cifar100_superclasses() -> dict[str, list[str]]:
 
 def clip_templates(dataset: str) -> list[str]:
     """CLIP's evaluation prompt templates for a dataset, as `str.format` patterns."""
-    from open_clip.zero_shot_metadata import (
-        OPENAI_IMAGENET_TEMPLATES,
-        SIMPLE_IMAGENET_TEMPLATES,
-    )
+    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES
 
     # open_clip stores its templates as functions of the class name
     library = {

@@ -24,8 +24,19 @@ def default_transform() -> Callable:
     return image_transform(224, is_train=False)
 
 
+class BadImageError(UnlearnError):
+    """An image file that cannot be decoded, named in one line."""
+
+    def __init__(self, message: str):
+        # a DataLoader worker's exception comes back re-raised with the worker's whole traceback as
+        # its message: keep the one line this class wrote (the traceback's last line)
+        last = message.strip().splitlines()[-1]
+        super().__init__(last.split("BadImageError: ", 1)[-1])
+
+
 class FileImages(Dataset):
-    """(transform(image), label) for a list of image files."""
+    """(transform(image), label) for a list of image files; a file that cannot be decoded fails
+    with one line naming it."""
 
     def __init__(self, paths: list[str], labels: np.ndarray, transform: Callable):
         self.paths, self.labels, self.transform = paths, labels, transform
@@ -34,7 +45,39 @@ class FileImages(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        return self.transform(default_loader(self.paths[index])), int(self.labels[index])
+        try:
+            image = default_loader(self.paths[index])
+        except (OSError, ValueError) as err:  # PIL: truncated, not an image, unreadable
+            raise BadImageError(f"cannot decode image {self.paths[index]!r} ({type(err).__name__}: {err})") from None
+        return self.transform(image), int(self.labels[index])
+
+
+class _DecodeCheck(Dataset):
+    """Whether each item of a dataset decodes: (index, ok), computed in loader workers."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[int, bool]:
+        try:
+            self.dataset[index]
+        except BadImageError:
+            return index, False
+        return index, True
+
+
+def decodable(images: ImageSet) -> np.ndarray:
+    """Boolean mask of the images of a set that decode (one extra decoding pass, in the set's
+    loader workers); for `dataset.skip_bad_images=true`."""
+    from torch.utils.data import DataLoader
+
+    ok = np.ones(len(images), dtype=bool)
+    for index, good in DataLoader(_DecodeCheck(images.dataset), batch_size=64, num_workers=images.num_workers):
+        ok[index.numpy()] = good.numpy()
+    return ok
 
 
 class ArrayImages(Dataset):

@@ -16,11 +16,13 @@ drawn sets come from the `task` config node (unlearn.config.schema.TaskConfig).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from unlearn.data.base import Benchmark, ImageSet, ZeroShotSuite
+from unlearn.data.images import decodable
 from unlearn.errors import UnlearnError, choices
 
 
@@ -34,6 +36,26 @@ class UnlearningTask:
     test: ImageSet
     test_masks: dict[str, np.ndarray]  # forget / retain / others, boolean over `test`
     zeroshot: dict[str, ZeroShotSuite]
+
+
+def without_undecodable(task: UnlearningTask) -> tuple[UnlearningTask, dict[str, int]]:
+    """The task with every image that cannot be decoded left out (`dataset.skip_bad_images=true`),
+    and how many were left out per set (only sets that lost any)."""
+    dropped: dict[str, int] = {}
+
+    def keep(name: str, images: ImageSet) -> tuple[ImageSet, np.ndarray]:
+        ok = decodable(images)
+        if not ok.all():
+            dropped[name] = int((~ok).sum())
+        return images.subset(np.flatnonzero(ok)), ok
+
+    sets = {name: keep(name, getattr(task, name))[0]
+            for name in ("forget_train", "retain_train", "calib_forget", "calib_retain")}
+    test, ok = keep("test", task.test)
+    suites = {name: dataclasses.replace(suite, images=keep(f"zeroshot/{name}", suite.images)[0])
+              for name, suite in task.zeroshot.items()}
+    masks = {name: mask[ok] for name, mask in task.test_masks.items()}
+    return dataclasses.replace(task, **sets, test=test, test_masks=masks, zeroshot=suites), dropped
 
 
 def validate_forget(bench: Benchmark, forget) -> list[int]:
@@ -115,9 +137,14 @@ def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
     train_f, train_r, _ = _masks(bench.train, classes, attributes, forget.kind, siblings)
     calib_f, calib_r, _ = _masks(bench.calib, classes, attributes, forget.kind, siblings)
     test_f, test_r, test_o = _masks(bench.test, classes, attributes, forget.kind, siblings)
-    for name, mask in (("training", train_f), ("test", test_f)):
-        if not mask.any():
-            raise UnlearnError(f"forget spec {forget.name!r} selects no {name} images of dataset {bench.name}")
+    if len(bench.classnames) < 2:
+        raise UnlearnError(f"dataset {bench.name} has {len(bench.classnames)} class; zero-shot unlearning needs at least "
+                           "two (something to forget and something to keep)")
+    for part, masks in (("forget", (train_f, test_f)), ("retain", (train_r, test_r))):
+        for split, mask in zip(("training", "test"), masks):
+            if not mask.any():
+                raise UnlearnError(f"forget spec {forget.name!r} leaves no {part} {split} images in dataset {bench.name}; "
+                                   f"the score needs both a forget and a retain set")
     cap = sizes.eval_cap
     eval_rng = np.random.default_rng(seed + 1)  # separate stream: capping never moves the training sets
     test_keep = np.unique(np.concatenate([_pick(mask, cap, eval_rng) for mask in (test_f, test_r, test_o)]))
@@ -129,6 +156,9 @@ def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
                            attributes)[0]
         else:
             keep = np.ones(len(suite.images), dtype=bool)
+        if not keep.any():
+            raise UnlearnError(f"zero-shot suite {name} holds only images under forget spec {forget.name!r}: "
+                               "nothing is left to measure; drop the suite or narrow the spec")
         suites[name] = ZeroShotSuite(suite.images.subset(_pick(keep, cap, eval_rng)), suite.classnames, suite.templates)
     return UnlearningTask(
         forget_classes=classes,

@@ -24,26 +24,28 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, TensorDataset
 
+from unlearn.config.ranges import at_least, positive
 from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data.base import ImageSet
 from unlearn.loops import Optimiser, batch_ce, trainable_and_head
 from unlearn.losses import zeroshot_ce
 from unlearn.methods import METHODS
 from unlearn.models.anatomy import input_shape
+from unlearn.progress import progress
 
 
 @dataclass
 class EmmnConfig(MethodConfig):
     towers: Towers = Towers.text
-    noise_per_class: int = 16
-    noise_steps: int = 50
-    noise_lr: float = 0.1
-    noise_l2: float = 0.1  # weight of the noise's mean square in its objective
-    impair_lr: float = 2e-3
-    impair_steps: int = 15
-    repair_lr: float = 1e-5
-    repair_steps: int = 20
-    batch_size: int = 64
+    noise_per_class: int = at_least(1, 16)
+    noise_steps: int = at_least(1, 50)
+    noise_lr: float = positive(0.1)
+    noise_l2: float = at_least(0, 0.1)  # weight of the noise's mean square in its objective
+    impair_lr: float = positive(2e-3)
+    impair_steps: int = at_least(1, 15)
+    repair_lr: float = positive(1e-5)
+    repair_steps: int = at_least(0, 20)
+    batch_size: int = at_least(1, 64)
 
 
 def optimise_noise(model, class_emb: torch.Tensor, labels: torch.Tensor, image_shape: tuple[int, ...], maximise: bool,
@@ -53,7 +55,7 @@ def optimise_noise(model, class_emb: torch.Tensor, labels: torch.Tensor, image_s
     noise = torch.randn((len(labels), *image_shape), generator=generator).to(labels.device).requires_grad_(True)
     opt = torch.optim.Adam([noise], lr=lr)
     sign = -1.0 if maximise else 1.0
-    for _ in range(steps):
+    for _ in progress(range(steps), "emmn noise", unit="step"):
         loss = sign * zeroshot_ce(model, noise, labels, class_emb) + l2 * noise.pow(2).mean()
         noise.grad, = torch.autograd.grad(loss, noise)
         opt.step()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unlearn.config.ranges import at_least, positive
 from unlearn.config.schema import LoopConfig
 from unlearn.loops import Optimiser, batch_ce, trainable_and_head
 from unlearn.methods import METHODS
@@ -14,8 +15,8 @@ from unlearn.methods import METHODS
 
 @dataclass
 class FinetuneConfig(LoopConfig):
-    lr: float = 1e-4
-    steps: int = 100
+    lr: float = positive(1e-4)
+    steps: int = at_least(1, 100)
 
 
 @METHODS.register("finetune", FinetuneConfig)

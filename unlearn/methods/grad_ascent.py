@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from unlearn.config.ranges import at_least, fraction
 from unlearn.config.schema import LoopConfig
 from unlearn.loops import BatchAccuracy, Optimiser, trainable_and_head
 from unlearn.methods import METHODS
@@ -17,8 +18,8 @@ from unlearn.methods import METHODS
 
 @dataclass
 class GradAscentConfig(LoopConfig):
-    steps: int = 100
-    stop_acc: Optional[float] = 0.05  # end once a forget batch's accuracy is at most this
+    steps: int = at_least(1, 100)
+    stop_acc: Optional[float] = fraction(0.05)  # end once a forget batch's accuracy is at most this
 
 
 @METHODS.register("grad_ascent", GradAscentConfig)

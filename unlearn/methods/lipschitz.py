@@ -55,19 +55,21 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 
+from unlearn.config.ranges import at_least, fraction, positive, ranged
 from unlearn.config.schema import MethodConfig, Towers
 from unlearn.errors import UnlearnError
 from unlearn.gradients import gradient_magnitudes
 from unlearn.loops import Optimiser, trainable_and_head
 from unlearn.methods import METHODS
 from unlearn.models.anatomy import input_shape
+from unlearn.progress import progress
 from unlearn.zeroshot import zeroshot_logits
 
 log = logging.getLogger(__name__)
@@ -90,26 +92,26 @@ class Anchor(StrEnum):
 class LipschitzConfig(MethodConfig):
     towers: Towers = Towers.text  # the paper updates both; see the docstring for why text here
     # synthetic forget images
-    images_per_class: int = 32  # the paper: 64
-    oversample: int = 2  # candidates per kept image
-    synth_steps: int = 100
-    synth_lr: float = 0.1  # Adam, in normalised pixel units
-    synth_l2: float = 0.01  # weight of the image's mean square in its objective
-    synth_init_std: float = 0.5
-    jitter: int = 2  # largest shift in pixels (0: none)
-    blur_every: int = 10  # steps between blurs (0: never)
-    confidence: float = 0.9  # softmax confidence of the target class to accept an image
+    images_per_class: int = at_least(1, 32)  # the paper: 64
+    oversample: int = at_least(1, 2)  # candidates per kept image
+    synth_steps: int = at_least(1, 100)
+    synth_lr: float = positive(0.1)  # Adam, in normalised pixel units
+    synth_l2: float = at_least(0, 0.01)  # weight of the image's mean square in its objective
+    synth_init_std: float = positive(0.5)
+    jitter: int = at_least(0, 2)  # largest shift in pixels (0: none)
+    blur_every: int = at_least(0, 10)  # steps between blurs (0: never)
+    confidence: float = fraction(0.9, low_open=True)  # softmax confidence of the target class to accept an image
     # forgetting
-    sigmas: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0])
-    top_k: list[int] = field(default_factory=lambda: [8, 10, 12, 14, 16, 20, 24])  # tensors updated, per σ
+    sigmas: list[float] = ranged(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0], low=0, low_open=True)
+    top_k: list[int] = ranged(default_factory=lambda: [8, 10, 12, 14, 16, 20, 24], low=1)  # tensors updated, per σ
     sigma_advance: SigmaAdvance = SigmaAdvance.stall
-    noise_draws: int = 4
+    noise_draws: int = at_least(1, 4)
     anchor: Anchor = Anchor.noisy
-    lr: float = 1e-2  # the paper: 5e-5 on full-size CLIP
-    epoch_steps: int = 5
-    batch_size: int = 32
-    max_epochs: int = 30
-    target_acc: float = 0.1
+    lr: float = positive(1e-2)  # the paper: 5e-5 on full-size CLIP
+    epoch_steps: int = at_least(1, 5)
+    batch_size: int = at_least(1, 32)
+    max_epochs: int = at_least(1, 30)
+    target_acc: float = fraction(0.1)
     # an epoch that leaves the synthetic accuracy unchanged is kept if it lowered the mean target
     # probability (false: the paper's rule, kept only if the accuracy fell)
     rollback_tiebreak: bool = True
@@ -206,7 +208,7 @@ def _ascend(cfg, model, x: torch.Tensor, labels: torch.Tensor, class_emb: torch.
     kept_conf = torch.full((len(labels),), -2.0, device=x.device)  # below any confidence: not yet kept
     accepted = torch.zeros(len(labels), dtype=torch.bool, device=x.device)
     opt = torch.optim.Adam([x], lr=cfg.synth_lr)
-    for step in range(cfg.synth_steps + 1):
+    for step in progress(range(cfg.synth_steps + 1), "lipschitz synthesis", unit="step"):
         with torch.no_grad():  # the check sees the image itself, unshifted
             conf = target_confidence(model, x, labels, class_emb)
             newly = ~accepted & (conf >= cfg.confidence)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unlearn.config.ranges import fraction
 from unlearn.config.schema import LoopConfig
 from unlearn.errors import UnlearnError
 from unlearn.loops import Optimiser, Terms, batch_ce, trainable_and_head
@@ -15,7 +16,7 @@ from unlearn.methods import METHODS
 
 @dataclass
 class NegGradPlusConfig(LoopConfig):
-    beta: float = 0.5  # weight of the retain term; the forget term gets 1 − beta
+    beta: float = fraction(0.5)  # weight of the retain term; the forget term gets 1 − beta
 
 
 def neggrad_plus_terms(model, class_emb, forget, retain, beta: float) -> Terms:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unlearn.config.ranges import at_least
 from unlearn.config.schema import LoopConfig
 from unlearn.loops import Optimiser, label_generator, relabel_terms, trainable_and_head
 from unlearn.methods import METHODS
@@ -14,7 +15,7 @@ from unlearn.methods import METHODS
 
 @dataclass
 class RandomLabelConfig(LoopConfig):
-    retain_weight: float = 1.0  # weight of the retain images' own-class loss; 0: forget images only
+    retain_weight: float = at_least(0, 1.0)  # weight of the retain images' own-class loss; 0: forget images only
 
 
 @METHODS.register("random_label", RandomLabelConfig)

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
+from unlearn.config.ranges import fraction
 from unlearn.errors import UnlearnError
 from unlearn.gradients import gradient_magnitudes
-from unlearn.loops import (
-    ClassHead,
-    Optimiser,
-    label_generator,
-    relabel_terms,
-    trainable_and_head,
-)
+from unlearn.loops import ClassHead, Optimiser, label_generator, relabel_terms, trainable_and_head
 from unlearn.losses import zeroshot_ce
 from unlearn.methods import METHODS
 from unlearn.methods.random_label import RandomLabelConfig
@@ -29,7 +24,7 @@ from unlearn.methods.random_label import RandomLabelConfig
 
 @dataclass
 class SalUnConfig(RandomLabelConfig):  # random-label fine-tuning, masked
-    mask_ratio: float = 0.5  # fraction of the trainable weights that may change
+    mask_ratio: float = fraction(0.5, low_open=True)  # fraction of the trainable weights that may change
 
 
 def saliency(ctx, params: list[torch.nn.Parameter], head: ClassHead) -> dict[torch.nn.Parameter, torch.Tensor]:

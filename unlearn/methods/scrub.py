@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from unlearn.config.ranges import at_least, positive
 from unlearn.config.schema import MethodConfig
 from unlearn.loops import Batches, Optimiser, Teacher, Terms, trainable_and_head
 from unlearn.losses import distillation_kl
@@ -22,15 +23,15 @@ from unlearn.zeroshot import zeroshot_logits
 
 @dataclass
 class ScrubConfig(MethodConfig):
-    lr: float = 3e-5
-    batch_size: int = 64
-    rounds: int = 6
-    forget_rounds: int = 4  # the first rounds that also hold a max (forget) phase
-    forget_steps: int = 10  # max steps per round
-    retain_steps: int = 10  # min steps per round
-    kl_weight: float = 1.0  # α: KL to the teacher on retain
-    ce_weight: float = 1.0  # γ: cross-entropy on retain
-    temperature: float = 4.0
+    lr: float = positive(3e-5)
+    batch_size: int = at_least(1, 64)
+    rounds: int = at_least(1, 6)
+    forget_rounds: int = at_least(0, 4)  # the first rounds that also hold a max (forget) phase
+    forget_steps: int = at_least(1, 10)  # max steps per round
+    retain_steps: int = at_least(1, 10)  # min steps per round
+    kl_weight: float = at_least(0, 1.0)  # α: KL to the teacher on retain
+    ce_weight: float = at_least(0, 1.0)  # γ: cross-entropy on retain
+    temperature: float = positive(4.0)
 
 
 def forget_terms(model, class_emb: torch.Tensor, teacher: Teacher, forget: Batches, temperature: float) -> Terms:

@@ -62,18 +62,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unlearn.config.ranges import at_least, fraction, positive
 from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data import synthetic
 from unlearn.errors import UnlearnError, choices
 from unlearn.lora import add_lora, merge_lora
 from unlearn.methods import METHODS
-from unlearn.models.anatomy import (
-    add_to_projection,
-    encode_pre_projection,
-    project,
-    projection_matrix,
-    projection_name,
-)
+from unlearn.models.anatomy import add_to_projection, encode_pre_projection, project, projection_matrix, projection_name
+from unlearn.progress import progress
 from unlearn.zeroshot import prompts
 
 log = logging.getLogger(__name__)
@@ -104,22 +100,22 @@ class SpaceAdaptationConfig(MethodConfig):
     towers: Towers = Towers.text  # fixed: only the text projection changes
     solver: Solver = Solver.gradient
     # null: from defaults_table (backbone / single|multi / dataset); a number always wins
-    lambda_forget: Optional[float] = None
-    lambda_preserve: Optional[float] = None
-    lambda_weight: Optional[float] = None
+    lambda_forget: Optional[float] = positive(None)
+    lambda_preserve: Optional[float] = at_least(0, None)
+    lambda_weight: Optional[float] = at_least(0, None)
     forget_prompts: Optional[ForgetPrompts] = None  # null: from defaults_table
     target: Optional[Target] = None  # null: from defaults_table
     retain_names: Any = None  # list of names, or a path to a JSON list / text file; null: derived
-    lora_rank: int = 5
-    lora_alpha: float = 1.0
-    lr: float = 0.01
-    steps: int = 2000
-    min_forget_drop: float = 0.7  # relative drop of the forget term a run must reach
-    forget_step: float = 0.05  # λ_forget increment per retry
-    max_retries: int = 100
-    closed_form_rank: Optional[int] = None  # null: the full (already low-rank) ridge solution
-    target_noise: float = 0.5  # std of the noise that moves F off a forget class
-    target_tries: int = 100
+    lora_rank: int = at_least(1, 5)
+    lora_alpha: float = positive(1.0)
+    lr: float = positive(0.01)
+    steps: int = at_least(1, 2000)
+    min_forget_drop: float = fraction(0.7, high_open=True)  # relative drop of the forget term a run must reach
+    forget_step: float = positive(0.05)  # λ_forget increment per retry
+    max_retries: int = at_least(0, 100)
+    closed_form_rank: Optional[int] = at_least(1, None)  # null: the full (already low-rank) ridge solution
+    target_noise: float = at_least(0, 0.5)  # std of the noise that moves F off a forget class
+    target_tries: int = at_least(1, 100)
     defaults_table: dict[str, Any] = field(default_factory=dict)
 
 
@@ -408,7 +404,7 @@ def train_adapter(ctx, problem: Problem, adapter, params: list[nn.Parameter], an
     opt = torch.optim.Adam(params, lr=cfg.lr)
     steps = ctx.steps(cfg.steps)
     best_loss, best = math.inf, None
-    for step in range(steps + 1):
+    for step in progress(range(steps + 1), "space adaptation", unit="step"):
         parts = loss_terms(model, problem, anchor, adapter)
         loss = sum(parts.values())
         if loss.item() < best_loss:

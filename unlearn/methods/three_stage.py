@@ -46,7 +46,7 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -55,30 +55,19 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from unlearn.alignment import AlignFallback, aligned_copies
+from unlearn.config.ranges import at_least, fraction, positive, ranged
 from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data.base import ImageSet
 from unlearn.ema import WeightEMA
-from unlearn.fisher import (
-    Selection,
-    block_fisher,
-    model_blocks,
-    relative_fisher,
-    select_blocks,
-)
+from unlearn.fisher import Selection, block_fisher, model_blocks, relative_fisher, select_blocks
 from unlearn.io import write_json
 from unlearn.loops import ClassHead, Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
 from unlearn.losses import best_rival, cosine_hinge, distillation_kl, image_text_cosines
 from unlearn.methods import METHODS
 from unlearn.models.anatomy import image_tower, tower_of
-from unlearn.souping import (
-    SoupRule,
-    calibration_accuracy,
-    choose_a,
-    interpolate_states,
-    plot_curve,
-    soup_curve,
-)
+from unlearn.progress import progress
+from unlearn.souping import SoupRule, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
 from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 log = logging.getLogger(__name__)
@@ -87,43 +76,45 @@ log = logging.getLogger(__name__)
 @dataclass
 class ThreeStageConfig(MethodConfig):
     towers: Towers = Towers.image  # whose blocks layer selection ranks
-    batch_size: int = 32
+    batch_size: int = at_least(1, 32)
     # layer selection (stage 1)
     relative_fisher: bool = True  # false: plain forget-set Fisher (ablation)
     selection: Selection = Selection.topk
-    top_k: int = 3
-    fisher_threshold: float = 0.5  # threshold mode: blocks scoring >= this × the best score
-    fisher_samples: int = 256  # single-image gradients per set
+    top_k: int = at_least(1, 3)
+    fisher_threshold: float = fraction(0.5, low_open=True)  # threshold mode: blocks scoring >= this × the best score
+    fisher_samples: int = at_least(1, 256)  # single-image gradients per set
     # adapters
     lora: bool = True  # false: full fine-tuning of the selected blocks (ablation)
-    lora_rank: int = 4
-    lora_alpha: float = 4.0
+    lora_rank: int = at_least(1, 4)
+    lora_alpha: float = positive(4.0)
     # stage 1: forgetting
-    forget_lr: float = 1e-3
-    forget_steps: int = 50
-    delta: Optional[float] = None  # fixed cosine threshold; null: the best wrong class's cosine − margin
-    delta_margin: float = 0.15
+    forget_lr: float = positive(1e-3)
+    forget_steps: int = at_least(1, 50)
+    # fixed cosine threshold; null: the best wrong class's cosine − margin
+    delta: Optional[float] = ranged(None, low=-1, high=1)
+    delta_margin: float = at_least(0, 0.15)
     # stage 2: reminding
-    remind_lr: float = 1e-3
-    remind_steps: int = 50
-    remind_forget_weight: float = 30.0
+    remind_lr: float = positive(1e-3)
+    remind_steps: int = at_least(1, 50)
+    remind_forget_weight: float = at_least(0, 30.0)
     distill: bool = True  # false: no distillation (ablation)
-    distill_weight: float = 1.0
-    temperature: float = 2.0
+    distill_weight: float = at_least(0, 1.0)
+    temperature: float = positive(2.0)
     align: bool = True  # false: no aligned copies of the retain set (ablation)
-    align_steps: int = 20
-    align_lr: float = 0.1
-    align_eps: float = 0.5  # perturbation budget, in normalised pixel units
+    align_steps: int = at_least(1, 20)
+    align_lr: float = positive(0.1)
+    align_eps: float = positive(0.5)  # perturbation budget, in normalised pixel units
     align_fallback: AlignFallback = AlignFallback.skip  # towers without BatchNorm
-    ema_decay: float = 0.9  # 0: no averaging
+    ema_decay: float = fraction(0.9, high_open=True)  # 0: no averaging
     # stage 3: restoring
     soup: bool = True  # false: keep the stage-2 model (ablation)
-    soup_grid: list[float] = field(default_factory=lambda: [round(0.05 * i, 2) for i in range(1, 21)])
+    soup_grid: list[float] = ranged(default_factory=lambda: [round(0.05 * i, 2) for i in range(1, 21)],
+                                    low=0, high=1, low_open=True)
     soup_rule: SoupRule = SoupRule.smallest_below
-    soup_forget_target: float = 0.05
+    soup_forget_target: float = fraction(0.05)
     # a calibration forget image counts as recognised while its class cosine is within this margin
     # of the best other class's: a safety buffer for small calibration sets (0: plain accuracy)
-    soup_margin: float = 0.05
+    soup_margin: float = at_least(0, 0.05)
 
 
 @METHODS.register("three_stage", ThreeStageConfig)
@@ -194,7 +185,7 @@ def forget_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead) -> None
     cfg, model = ctx.cfg, ctx.model
     opt = Optimiser(ctx, params, cfg.forget_lr)
     batches = ctx.batches(ctx.task.forget_train, cfg.batch_size)
-    for _ in range(ctx.steps(cfg.forget_steps)):
+    for _ in progress(range(ctx.steps(cfg.forget_steps)), "stage 1 forget", unit="step"):
         images, labels = next(batches)
         loss = forget_loss(model, images, labels, head(), cfg)
         if loss.item() == 0:  # every image of the batch is below δ
@@ -213,7 +204,7 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, origina
     ctx.logger.summary({"three_stage/remind_images": len(remind_images)})
     retain = ctx.batches(remind_images, cfg.batch_size, seed_offset=1)
     forget = ctx.batches(ctx.task.forget_train, cfg.batch_size, seed_offset=2)
-    for _ in range(ctx.steps(cfg.remind_steps)):
+    for _ in progress(range(ctx.steps(cfg.remind_steps)), "stage 2 remind", unit="step"):
         images, labels = next(retain)
         emb = head()
         logits = zeroshot_logits(model, images, emb)

@@ -11,7 +11,7 @@ import open_clip
 import torch
 
 from unlearn.errors import UnlearnError
-from unlearn.models.checkpoint import load_checkpoint
+from unlearn.models.checkpoint import CheckpointError, load_checkpoint, read_failure
 from unlearn.models.factory import build_tokenizer, create_random
 from unlearn.models.hub import cache_dir_shown, cached_weights, hub_unreachable
 from unlearn.models.tiny import load_or_pretrain
@@ -40,9 +40,13 @@ def _from_checkpoint(cfg, path: Path) -> torch.nn.Module:
     model = create_random(cfg.arch, cfg.quick_gelu)
     try:
         state, arch, _ = load_checkpoint(path)
-    except (KeyError, RuntimeError, ValueError):
-        # not one of ours: let open_clip read a foreign checkpoint (OpenAI JIT, state dict, ...)
-        open_clip.load_checkpoint(model, str(path))
+    except CheckpointError as ours:
+        # not one of ours: let open_clip read a foreign checkpoint (OpenAI JIT, a state dict, ...)
+        try:
+            open_clip.load_checkpoint(model, str(path))
+        except Exception as err:  # open_clip and torch raise many types; each means "cannot read it"
+            raise UnlearnError(f"{ours} (backbone.pretrained); open_clip cannot read it either "
+                               f"({read_failure(err)})") from None
         return model
     if arch != cfg.arch:
         raise UnlearnError(f"checkpoint {str(path)!r} holds architecture {arch!r}, backbone.arch is {cfg.arch!r}")

@@ -22,12 +22,13 @@ import open_clip
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
 from unlearn.data import synthetic
 from unlearn.data.transforms import normalize_uint8
+from unlearn.errors import UnlearnError
 from unlearn.models.checkpoint import load_checkpoint, save_checkpoint
 from unlearn.models.factory import build_tokenizer, create_random, model_flags
+from unlearn.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ def load_or_pretrain(cfg) -> torch.nn.Module:
         log.info("no cached %s checkpoint: pretraining on the synthetic world (one-off)", cfg.arch)
         path = pretrain(cfg, user_cache_dir() / checkpoint_name(cfg))
     model = create_random(cfg.arch, cfg.quick_gelu)
-    state, _, _ = load_checkpoint(path)
+    try:
+        state, _, _ = load_checkpoint(path)
+    except UnlearnError as err:
+        raise UnlearnError(f"{err}; delete it to pretrain again, or run `make pretrain`") from None
     model.load_state_dict(state)
     return model
 
@@ -76,8 +80,8 @@ def load_or_pretrain(cfg) -> torch.nn.Module:
 def _lr_at(step: int, p) -> float:
     if step < p.warmup_steps:
         return p.lr * (step + 1) / p.warmup_steps
-    progress = (step - p.warmup_steps) / max(1, p.steps - p.warmup_steps)
-    return p.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    done = (step - p.warmup_steps) / max(1, p.steps - p.warmup_steps)
+    return p.lr * 0.5 * (1 + math.cos(math.pi * done))
 
 
 def multi_positive_clip_loss(logits: torch.Tensor, matches: torch.Tensor) -> torch.Tensor:
@@ -87,7 +91,7 @@ def multi_positive_clip_loss(logits: torch.Tensor, matches: torch.Tensor) -> tor
     return 0.5 * (F.cross_entropy(logits, img_targets) + F.cross_entropy(logits.T, txt_targets))
 
 
-def pretrain(cfg, out_path: Path, progress: bool = True) -> Path:
+def pretrain(cfg, out_path: Path) -> Path:
     """Train cfg.arch from scratch with recipe cfg.pretrain; save to out_path (fp16)."""
     p = cfg.pretrain
     torch.manual_seed(p.seed)
@@ -100,7 +104,7 @@ def pretrain(cfg, out_path: Path, progress: bool = True) -> Path:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": p.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=p.lr)
     start = time.time()
-    bar = tqdm(range(p.steps), desc=f"pretrain {cfg.arch}", disable=not progress)
+    bar = progress(range(p.steps), f"pretrain {cfg.arch}", unit="step")
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, p)

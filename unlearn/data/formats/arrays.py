@@ -16,12 +16,7 @@ from unlearn.config.schema import RealDatasetConfig
 from unlearn.data import catalog
 from unlearn.data.base import ImageSet, LoadedData
 from unlearn.data.formats import FORMATS
-from unlearn.data.images import (
-    ArrayImages,
-    download_with_torchvision,
-    prompt_name,
-    require_dir,
-)
+from unlearn.data.images import ArrayImages, download_with_torchvision, prompt_name, require_dir
 from unlearn.errors import UnlearnError
 
 

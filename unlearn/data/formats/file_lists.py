@@ -16,12 +16,7 @@ from unlearn.data import catalog
 from unlearn.data.base import ImageSet, LoadedData
 from unlearn.data.formats import FORMATS
 from unlearn.data.formats.arrays import DownloadableDatasetConfig
-from unlearn.data.images import (
-    FileImages,
-    download_with_torchvision,
-    prompt_name,
-    require_dir,
-)
+from unlearn.data.images import FileImages, download_with_torchvision, prompt_name, require_dir
 from unlearn.errors import UnlearnError
 
 

@@ -11,18 +11,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from unlearn.config.ranges import fraction
 from unlearn.config.schema import RealDatasetConfig
 from unlearn.data import catalog
 from unlearn.data.base import ImageSet, LoadedData
 from unlearn.data.formats import FORMATS
-from unlearn.data.images import (
-    FileImages,
-    holdout,
-    image_files,
-    prompt_name,
-    require_dir,
-    subfolders,
-)
+from unlearn.data.images import FileImages, holdout, image_files, prompt_name, require_dir, subfolders
 from unlearn.errors import UnlearnError, choices
 
 
@@ -34,7 +28,7 @@ class ImageNetDatasetConfig(RealDatasetConfig):  # root/{train,val}/<wnid>/
 
 @dataclass
 class StyleDatasetConfig(RealDatasetConfig):  # style_folder | imagenet_r
-    test_fraction: float = 0.3  # of every class x style cell, seeded by split_seed
+    test_fraction: float = fraction(0.3, low_open=True, high_open=True)  # of every class x style cell, seeded by split_seed
     classes: list[str] = field(default_factory=list)  # expected class folders, in label order; empty: as found
     styles: list[str] = field(default_factory=list)  # expected styles; empty: as found
 

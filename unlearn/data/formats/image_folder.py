@@ -13,7 +13,7 @@ from torchvision.datasets import ImageFolder
 from unlearn.config.schema import DatasetConfig
 from unlearn.data.base import ImageSet, LoadedData
 from unlearn.data.formats import FORMATS
-from unlearn.data.images import prompt_name
+from unlearn.data.images import FileImages, prompt_name
 from unlearn.errors import UnlearnError
 
 LAYOUT = "root/{train,val}/<class name>/<image>.{jpg,png}"
@@ -31,10 +31,12 @@ def _folder_set(root: Path, split: str, transform: Callable, num_workers: int) -
     if not folder.is_dir():
         raise UnlearnError(f"dataset folder {str(folder)!r} does not exist; expected layout {LAYOUT}")
     try:
-        data = ImageFolder(str(folder), transform=transform)
+        found = ImageFolder(str(folder))  # the file list and class folders; decoding is FileImages'
     except (FileNotFoundError, RuntimeError) as err:
         raise UnlearnError(f"dataset folder {str(folder)!r} does not match layout {LAYOUT}: {err}") from None
-    return ImageSet(data, np.asarray(data.targets, dtype=np.int64), num_workers=num_workers), data.classes
+    labels = np.asarray(found.targets, dtype=np.int64)
+    images = FileImages([path for path, _ in found.samples], labels, transform)
+    return ImageSet(images, labels, num_workers=num_workers), found.classes
 
 
 @FORMATS.register("image_folder", ImageFolderDatasetConfig)

@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from torch.utils.data import TensorDataset
 
+from unlearn.config.ranges import at_least
 from unlearn.config.schema import DatasetConfig
 from unlearn.data import catalog, synthetic
 from unlearn.data.base import ImageSet, LoadedData, ZeroShotSuite
@@ -19,12 +20,12 @@ from unlearn.errors import UnlearnError, choices
 
 @dataclass
 class SyntheticDatasetConfig(DatasetConfig):
-    world_seed: int = 1234
-    image_size: int = 32
-    train_per_combo: int = 8  # images per shape × colour × style combination in each pool
-    calib_per_combo: int = 2
-    test_per_combo: int = 16
-    suite_per_combo: int = 8
+    world_seed: int = at_least(0, 1234)
+    image_size: int = at_least(8, 32)
+    train_per_combo: int = at_least(1, 8)  # images per shape × colour × style combination in each pool
+    calib_per_combo: int = at_least(1, 2)
+    test_per_combo: int = at_least(1, 16)
+    suite_per_combo: int = at_least(1, 8)
     zeroshot_suites: list[str] = field(default_factory=lambda: list(synthetic.ZEROSHOT_SUITES))
 
 
