@@ -8,7 +8,7 @@ configs differ in anything else that determines the result are never averaged to
 
 Writes into --out (default `<first dir>/report`):
   results.md    one table per (dataset, forget) in the papers' column layout
-                (Target↓ Retain↑ Others↑ <zero-shot suites>↑ Score↑), the original model's row
+                (Target↓ Retain↑ Others↑ <zero-shot suites>↑ Score↑ Paper Score↑ Avg gain↓), the original model's row
                 (the runs' `before` metrics) first, published numbers right below a matching row
   results.csv   the same rows, one line each, mean and std per metric
   results.tex   the tables as LaTeX (booktabs)
@@ -41,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn.config import register_resolvers
 from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write
+from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
 from unlearn.rundir import RunFolder, config_hash, find_run_dirs, load_run, read_json
 
@@ -55,7 +56,9 @@ LOADING_KEYS = {"num_workers", "cache_dir", "download"}
 METHOD_ORDER = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn",
                 "lipschitz", "space_adaptation", "three_stage")
 ACCURACY_COLUMNS = {"forget/acc": "Target ↓", "retain/acc": "Retain ↑", "others/acc": "Others ↑"}
-EXTRA_COLUMNS = {"score": "Score ↑", "time/unlearn_s": "Unlearn s"}
+# aggregate scores (unlearn/metrics.py) and times: a column only when some row of the table has it
+EXTRA_COLUMNS = {"score": "Score ↑", "paper_score": "Paper Score ↑", "average_gain": "Avg gain ↓",
+                 "time/unlearn_s": "Unlearn s"}
 
 
 @dataclass
@@ -102,7 +105,8 @@ class Table:
     @property
     def columns(self) -> list[tuple[str, str]]:
         suites = [(k, f"{k.removeprefix('zeroshot/').removesuffix('/acc')} ↑") for k in self.suites]
-        return [*ACCURACY_COLUMNS.items(), *suites, *EXTRA_COLUMNS.items()]
+        extras = [(k, label) for k, label in EXTRA_COLUMNS.items() if any(k in row.values for row in self.rows)]
+        return [*ACCURACY_COLUMNS.items(), *suites, *extras]
 
     @property
     def slug(self) -> str:
@@ -283,7 +287,7 @@ def _reference_row(path: Path, line: dict[str, str]) -> dict:
 
 
 def _is_metric(column: str) -> bool:
-    return column.endswith("/acc") or column == "score"
+    return column.endswith("/acc") or column in SCORES
 
 
 def reference_matches(ref: dict, row: Row, dataset: str, forget: str) -> bool:
@@ -342,7 +346,8 @@ def _header(table: Table) -> list[str]:
 def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[str, list[Path]]) -> str:
     notes = _notes(tables)
     lines = ["# Results", "",
-             "Zero-shot top-1 accuracy in %, Score in points (0-100); mean ± sample std over n seeds. "
+             "Zero-shot top-1 accuracy in %; Score (ours), Paper Score (the three-stage paper's) and Avg gain "
+             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics.py); mean ± sample std over n seeds. "
              "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
              "further columns: held-out zero-shot suites. `original (before)`: the model before unlearning (the "
              "runs' `before` metrics); `original`: runs of the no-op method. `↳ published`: the paper's numbers for the row above.", ""]

@@ -31,7 +31,7 @@ from unlearn.evaluation import Evaluator
 from unlearn.loggers import build_logger
 from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
-from unlearn.metrics import score, score_components
+from unlearn.metrics import SCORES, score_components
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
@@ -110,7 +110,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
     if done and (not cfg.save_checkpoint or (run_dir / "model.pt").is_file()):
         log.info("skipping %s: complete metrics.json with the same config found", run_dir)
         write_status(run_dir, "complete", digest, skipped=True)
-        return done["score"]
+        return SCORES[cfg.objective](done["before"], done["after"])
     if aside := set_aside(run_dir):
         log.info("moved the results of an earlier attempt to %s", aside)
     write_status(run_dir, "running", digest)
@@ -128,7 +128,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
             write_metrics(run_dir, metrics)
         write_status(run_dir, "complete", digest)
         job.logger.finish()
-        return metrics["score"]
+        return metrics[cfg.objective]
     except (Interrupted, KeyboardInterrupt, SystemExit) as err:
         # preemption, a time limit, Ctrl-C, or a launcher's requeue: the next sweep runs this job again
         cause = err.signal if isinstance(err, Interrupted) else type(err).__name__
@@ -200,7 +200,7 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
     metrics = {
         "before": before,
         "after": after,
-        "score": score(before, after),
+        **{name: compute(before, after) for name, compute in SCORES.items()},
         "score_components": score_components(before, after),
         "stages": ctx.stage_metrics,
         "time/unlearn_s": unlearn_s,
@@ -212,11 +212,12 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
         "seed": cfg.seed,
         **({"data/undecodable": job.undecodable} if cfg.dataset.skip_bad_images else {}),
     }
-    logger.log({f"after/{k}": v for k, v in after.items()} | {"score": metrics["score"]}, step=ctx._step)
+    logger.log({f"after/{k}": v for k, v in after.items()} | {name: metrics[name] for name in SCORES}, step=ctx._step)
     logger.table("per_class_accuracy", ["class", "before", "after"],
                  [[c, per_class_before[c], per_class_after[c]] for c in per_class_before])
     logger.summary(numeric_leaves(metrics))  # W&B carries every number metrics.json carries
-    log.info("score %.2f  unlearn %.1fs  eval %.1fs", metrics["score"], unlearn_s, eval_s)
+    log.info("score %.2f  paper score %.2f  average gain %.2f  unlearn %.1fs  eval %.1fs", metrics["score"],
+             metrics["paper_score"], metrics["average_gain"], unlearn_s, eval_s)
     return metrics
 
 

@@ -8,8 +8,8 @@ Rules:
   (closest to the original model that still forgets);
 - `best_retain_below`: among the a at or under the target, the best retain accuracy (ties:
   the smaller a);
-- `best_score`: the best run score (unlearn/metrics.py) of the calibration metrics against
-  the original's (a = 0).
+- `best_score`: the best score (`objective`: ours or the paper's, unlearn/metrics.py) of the
+  calibration metrics against the original's (a = 0).
 When no a reaches the target, the below-target rules fall back to the lowest forget accuracy
 (ties: the larger a).
 """
@@ -25,7 +25,7 @@ import torch
 from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError
 from unlearn.losses import best_rival
-from unlearn.metrics import score
+from unlearn.metrics import SCORES, Objective
 from unlearn.plotting import figure, save_png
 from unlearn.progress import progress
 from unlearn.zeroshot import image_features
@@ -72,13 +72,14 @@ def soup_curve(model, original: dict[str, torch.Tensor], unlearned: dict[str, to
     return curve
 
 
-def choose_a(curve: list[dict[str, float]], rule: SoupRule, forget_target: float) -> float:
+def choose_a(curve: list[dict[str, float]], rule: SoupRule, forget_target: float,
+             objective: Objective = Objective.score) -> float:
     """The a a rule picks from a curve whose first point (a = 0) is the original model."""
     reference, candidates = curve[0], curve[1:]
     if not candidates:
         raise UnlearnError("soup grid is empty; give at least one a in (0, 1]")
     if rule == "best_score":
-        return max(candidates, key=lambda p: (score(reference, p), -p["a"]))["a"]
+        return max(candidates, key=lambda p: (SCORES[objective](reference, p), -p["a"]))["a"]
     below = [p for p in candidates if p["forget/acc"] <= forget_target]
     if not below:
         return min(candidates, key=lambda p: (p["forget/acc"], -p["a"]))["a"]

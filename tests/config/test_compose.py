@@ -20,7 +20,7 @@ def test_every_option_composes(group, option):
     cfg = compose_config(f"{group}={option}")
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if group in ("dataset", "backbone", "method", "forget", "logger"):
-        assert cfg[group].name == option
+        assert cfg[group].name == _parent(ROOT / "conf" / group / f"{option}.yaml").stem
 
 
 def test_forget_presets_name_their_kind():
@@ -45,16 +45,26 @@ def test_bad_overrides_fail_at_composition(override, message):
     assert message in str(err.value) + str(err.value.__cause__)
 
 
+def _parent(path: Path) -> Path:
+    """The option an option inherits from (`defaults: [<option>, _self_]`), followed to the one
+    that names its schema; the option itself when it names its schema."""
+    text = path.read_text()
+    if "/schema/" in text:
+        return path
+    parent = OmegaConf.load(path).defaults[0]
+    return _parent(path.parent / f"{parent}.yaml")
+
+
 def test_yaml_files_declare_their_schema():
     for group in ("dataset", "backbone", "method", "forget", "logger"):
         for path in (ROOT / "conf" / group).glob("*.yaml"):
-            assert f"/schema/{group}/" in Path(path).read_text(), path
+            assert f"/schema/{group}/" in _parent(path).read_text(), path
 
 
 def _schema_of(path: Path):
     from hydra.core.config_store import ConfigStore
 
-    group, name = re.search(r"/schema/(\w+)/(\w+)@_here_", path.read_text()).groups()
+    group, name = re.search(r"/schema/(\w+)/(\w+)@_here_", _parent(path).read_text()).groups()
     return ConfigStore.instance().load(f"schema/{group}/{name}.yaml").node
 
 
@@ -87,6 +97,8 @@ def test_yaml_options_do_not_restate_schema_defaults(path):
     (["eval.precision=fp8"], "[auto, fp32, bf16, fp16]"),
     (["backbone.tokenizer=bpe"], "[open_clip, synthetic]"),
     (["logger.mode=sometimes"], "[offline, online, disabled]"),
+    (["objective=best"], "[score, paper_score]"),
+    (["method.soup_objective=best"], "[score, paper_score]"),
 ])
 def test_bad_choices_fail_at_composition(overrides, valid):
     """Choice fields are enums: a bad value fails before any work, naming the valid ones."""

@@ -191,3 +191,23 @@ def test_vit_forgets_and_retains_better_than_gradient_ascent(outcome):
     assert metrics["after"]["forget/acc"] <= 0.10
     assert metrics["score_components"]["retain_ratio"] > baseline["score_components"]["retain_ratio"]
     assert metrics["score"] > baseline["score"]
+
+
+def test_coarse_forget_text_is_the_group_name_and_the_forget_class_is_no_rival(method_ctx):
+    import dataclasses
+
+    from unlearn.loops import ClassHead
+    from unlearn.methods.three_stage import forget_target
+
+    ctx = method_ctx("three_stage")
+    head = ClassHead(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device, False)
+    circle = ctx.bench.classnames.index("circle")
+    assert forget_target(ctx, head, False).rows is None  # no coarse group on the embedded world: the class text
+
+    ctx.bench = dataclasses.replace(ctx.bench, groups={"round shape": ["circle", "crescent"]})
+    coarse = forget_target(ctx, head, False)
+    assert coarse.head.args[2] == [*ctx.bench.classnames, "round shape"]
+    assert coarse.rows[circle] == len(ctx.bench.classnames) and coarse.not_rivals == [circle]
+    assert coarse.head().shape[0] == len(ctx.bench.classnames) + 1
+    ctx.cfg.forget_text = "fine"
+    assert forget_target(ctx, head, False).rows is None

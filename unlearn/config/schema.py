@@ -16,6 +16,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from unlearn.config.ranges import at_least, fraction, positive
+from unlearn.metrics import Objective
 
 
 class Towers(StrEnum):
@@ -182,6 +183,8 @@ class RunConfig:
     resume: bool = True
     save_checkpoint: bool = False
     experiment: Optional[str] = None  # name of the experiment preset, used as W&B group
+    # the value a job returns to Hydra: what an Optuna sweep maximises (unlearn/metrics.py)
+    objective: Objective = Objective.score
 
 
 @dataclass

@@ -81,6 +81,17 @@ def validate_forget(bench: Benchmark, forget) -> list[int]:
     return [index[c] for c in forget.classes]
 
 
+def coarse_names(bench, classes: list[int]) -> list[str]:
+    """The coarse name of each class: the first coarse group holding it (bench.groups, e.g.
+    marmoset -> monkey), or the class's own name when no group holds it (e.g. the synthetic
+    shapes, whose subgroups are colours or styles of the class itself)."""
+    names = []
+    for cls in classes:
+        name = bench.classnames[cls]
+        names.append(next((group for group, members in bench.groups.items() if name in members), name))
+    return names
+
+
 def group_siblings(bench, forget) -> list[str]:
     """The other members of the coarse groups that hold the forget classes."""
     holding = {c: [g for g, members in bench.groups.items() if c in members] for c in forget.classes}

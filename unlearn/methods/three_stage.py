@@ -27,6 +27,11 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
   Candidates: the image tower's blocks (`towers=image`); `towers=both` lets text blocks compete,
   but a text edit moves the class prompt for every image of the class, siblings included.
 - LoRA on every matrix / conv kernel of a selected block (`lora_rank`, `lora_alpha`).
+- The forget text (`forget_text`): the spec pairs every forget image with one coarse class text
+  (marmoset images with "a photo of a monkey"); `coarse` (default) uses the name of the coarse
+  group holding the forget class (ImageNet's WordNet groups), and the forget classes themselves
+  then do not count as better matches for δ; with no group (the synthetic shapes: a colour
+  subgroup's coarse class is its own class) it is the class text, as `fine` always is.
 - δ (`delta`): null = per forget image, its current cosine to its best *wrong* class text minus
   `delta_margin` (held fixed within a step): "below δ" then means the class text is no longer
   the image's best match, whatever the overall cosine level. A fixed δ is not enough on its own:
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Optional
 
 import numpy as np
@@ -58,6 +64,7 @@ from unlearn.alignment import AlignFallback, aligned_copies
 from unlearn.config.ranges import at_least, fraction, positive, ranged
 from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data.base import ImageSet
+from unlearn.data.tasks import coarse_names
 from unlearn.ema import WeightEMA
 from unlearn.fisher import Selection, block_fisher, model_blocks, relative_fisher, select_blocks
 from unlearn.io import write_json
@@ -65,12 +72,21 @@ from unlearn.loops import ClassHead, Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
 from unlearn.losses import best_rival, cosine_hinge, distillation_kl, image_text_cosines
 from unlearn.methods import METHODS
+from unlearn.metrics import Objective
 from unlearn.models.anatomy import image_tower, tower_of
 from unlearn.progress import progress
 from unlearn.souping import SoupRule, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
 from unlearn.zeroshot import class_embeddings, zeroshot_logits
 
 log = logging.getLogger(__name__)
+
+
+class ForgetText(StrEnum):
+    """The text the forget images are pushed away from (the spec's D_f pairs every forget image
+    with ONE coarse class text, e.g. marmoset images with "a photo of a monkey")."""
+
+    fine = "fine"  # each image's own class name (marmoset)
+    coarse = "coarse"  # the coarse group holding the forget class (monkey); the class itself when it has none
 
 
 @dataclass
@@ -111,10 +127,38 @@ class ThreeStageConfig(MethodConfig):
     soup_grid: list[float] = ranged(default_factory=lambda: [round(0.05 * i, 2) for i in range(1, 21)],
                                     low=0, high=1, low_open=True)
     soup_rule: SoupRule = SoupRule.smallest_below
+    soup_objective: Objective = Objective.score  # what soup_rule=best_score maximises: ours or the paper's Score
+    # the text the forget images are pushed from: coarse (the spec's: the group's name, e.g. monkey
+    # for marmoset; the class itself when no group holds it, as on the embedded benchmark) or fine
+    forget_text: ForgetText = ForgetText.coarse
     soup_forget_target: float = fraction(0.05)
     # a calibration forget image counts as recognised while its class cosine is within this margin
     # of the best other class's: a safety buffer for small calibration sets (0: plain accuracy)
     soup_margin: float = at_least(0, 0.05)
+
+
+@dataclass
+class ForgetTarget:
+    """What stage 1's hinge and stage 2's forget term compare each forget image with."""
+
+    head: ClassHead  # class texts, plus the coarse names under forget_text=coarse
+    rows: torch.Tensor | None  # class index -> its coarse name's row of `head` (None: the class's own row)
+    not_rivals: list[int]  # rows that never count as a better match (the forget classes themselves, under coarse)
+
+
+def forget_target(ctx, head: ClassHead, text_trains: bool) -> ForgetTarget:
+    names = coarse_names(ctx.bench, ctx.task.forget_classes)
+    if ctx.cfg.forget_text == ForgetText.fine or names == [ctx.bench.classnames[c] for c in ctx.task.forget_classes]:
+        return ForgetTarget(head, None, [])  # the classes' own texts (no coarse group holds them)
+    extra = sorted(set(names) - set(ctx.bench.classnames))
+    classnames = ctx.bench.classnames + extra
+    rows = torch.arange(len(ctx.bench.classnames))
+    for cls, name in zip(ctx.task.forget_classes, names):
+        rows[cls] = classnames.index(name)
+    log.info("three_stage: forget text %s", dict(zip((ctx.bench.classnames[c] for c in ctx.task.forget_classes), names)))
+    coarse_head = ClassHead(ctx.model, ctx.tokenizer, classnames, ctx.bench.loss_templates, ctx.device, text_trains)
+    not_rivals = [c for c in ctx.task.forget_classes if rows[c] != c]
+    return ForgetTarget(coarse_head, rows.to(ctx.device), not_rivals)
 
 
 @METHODS.register("three_stage", ThreeStageConfig)
@@ -127,12 +171,13 @@ def three_stage(ctx) -> None:
     text_trains = any(tower_of(name) == Towers.text for names in blocks.values() for name in names)
     head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
                      text_trains=text_trains)
+    target = forget_target(ctx, head, text_trains)
     log.info("three_stage: blocks %s, %d trainable tensors", list(blocks), len(params))
     ctx.logger.summary({"three_stage/blocks": ",".join(blocks), "three_stage/trainable_tensors": len(params)})
 
-    forget_stage(ctx, params, head)
+    forget_stage(ctx, params, target)
     ctx.log_stage("stage1")
-    remind_stage(ctx, params, head, original)
+    remind_stage(ctx, params, head, target, original)
     ctx.log_stage("stage2")
     merge_lora(model)
     if cfg.soup:
@@ -171,29 +216,35 @@ def make_trainable(model: torch.nn.Module, blocks: dict[str, list[str]], cfg) ->
     return [named[name] for name in names]
 
 
-def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, class_emb: torch.Tensor, cfg) -> torch.Tensor:
-    """Hinge of the images' cosine to their class text over δ (fixed, or per image: see the docstring)."""
-    cosines = image_text_cosines(model, images, class_emb)
-    own = cosines.gather(1, labels[:, None]).squeeze(1)
+def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, target: ForgetTarget, cfg) -> torch.Tensor:
+    """Hinge of the images' cosine to their forget text over δ (fixed, or per image: see the docstring)."""
+    cosines = image_text_cosines(model, images, target.head())
+    rows = labels if target.rows is None else target.rows[labels]
+    own = cosines.gather(1, rows[:, None]).squeeze(1)
     if cfg.delta is not None:
         return cosine_hinge(own, cfg.delta)
-    return cosine_hinge(own, best_rival(cosines.detach(), labels) - cfg.delta_margin)
+    rivals = cosines.detach()
+    if target.not_rivals:
+        rivals = rivals.clone()
+        rivals[:, target.not_rivals] = -torch.inf
+    return cosine_hinge(own, best_rival(rivals, rows) - cfg.delta_margin)
 
 
-def forget_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead) -> None:
-    """Stage 1: push forget images' cosine to their class text below δ (step budget, early stop)."""
+def forget_stage(ctx, params: list[torch.nn.Parameter], target: ForgetTarget) -> None:
+    """Stage 1: push forget images' cosine to their forget text below δ (step budget, early stop)."""
     cfg, model = ctx.cfg, ctx.model
     opt = Optimiser(ctx, params, cfg.forget_lr)
     batches = ctx.batches(ctx.task.forget_train, cfg.batch_size)
     for _ in progress(range(ctx.steps(cfg.forget_steps)), "stage 1 forget", unit="step"):
         images, labels = next(batches)
-        loss = forget_loss(model, images, labels, head(), cfg)
+        loss = forget_loss(model, images, labels, target, cfg)
         if loss.item() == 0:  # every image of the batch is below δ
             break
         opt.step({"stage1/forget_loss": loss})
 
 
-def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, original: torch.nn.Module) -> None:
+def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, target: ForgetTarget,
+                 original: torch.nn.Module) -> None:
     """Stage 2: zero-shot loss + distillation on retain (and aligned) images, forget term kept;
     the model ends with the EMA of the trained parameters."""
     cfg, model = ctx.cfg, ctx.model
@@ -214,7 +265,7 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, origina
                                                                               cfg.temperature)
         forget_images, forget_labels = next(forget)
         terms["stage2/forget_loss"] = cfg.remind_forget_weight * forget_loss(
-            model, forget_images, forget_labels, emb, cfg)
+            model, forget_images, forget_labels, target, cfg)
         opt.step(terms)
         ema.update()
     ema.copy_to()
@@ -249,7 +300,7 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
                 "retain/acc": calibration_accuracy(souped, ctx.task.calib_retain, emb, ctx.device, cfg.batch_size)}
 
     curve = soup_curve(model, original.state_dict(), unlearned, list(cfg.soup_grid), measure)
-    a = choose_a(curve, cfg.soup_rule, cfg.soup_forget_target)
+    a = choose_a(curve, cfg.soup_rule, cfg.soup_forget_target, cfg.soup_objective)
     model.load_state_dict(interpolate_states(original.state_dict(), unlearned, a))
     log.info("soup: a = %g (%s); curve %s", a, cfg.soup_rule,
              "  ".join(f"{p['a']:g}:{100 * p['forget/acc']:.0f}/{100 * p['retain/acc']:.0f}" for p in curve))
