@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow pretrain tables tables-synthetic clean
+.PHONY: setup run test test-slow pretrain tables tables-synthetic check-report clean
 
 setup: $(VENV)/.installed
 
@@ -49,3 +49,8 @@ tables-synthetic: setup
 
 clean:
 	rm -rf outputs/runs outputs/multiruns outputs/tables
+
+# Rerun a sample of the committed synthetic report (one row per method and backbone) and compare
+# each value with the committed one (experiments/check_report.py): ARGS=--fast (CI) or --all.
+check-report: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/check_report.py $(ARGS)

@@ -17,6 +17,7 @@ ENTRYPOINTS = {
     "unlearn.report": [sys.executable, "-m", "unlearn.report", "--help"],
     "unlearn.throughput": [sys.executable, "-m", "unlearn.throughput", "--help"],
     "experiments/reproduce.py": [sys.executable, "experiments/reproduce.py", "--help"],
+    "experiments/check_report.py": [sys.executable, "experiments/check_report.py", "--help"],
 }
 
 

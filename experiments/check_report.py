@@ -1,0 +1,109 @@
+"""Rerun a sample of the committed report's rows and compare every value with the committed one.
+
+    python experiments/check_report.py            # one row per method and backbone (make check-report)
+    python experiments/check_report.py --fast     # a few quick rows (CI runs this)
+    python experiments/check_report.py --all      # every row of the report
+
+Each chosen row (dataset, forget, backbone, method, variant, seeds) is rerun as a sweep through
+`python -m unlearn`, reported with `python -m unlearn.report`'s code, and every accuracy and score
+of the row is compared with the committed value: within TOLERANCE points by default, within the
+wider CHAOTIC tolerance for the methods documented as chaotic in the README (their discrete
+decisions turn float noise between machines into different outcomes). Every row's differences
+are printed; the exit code is non-zero when any value is out of its tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from unlearn.config import register_resolvers
+from unlearn.report import report
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = ROOT / "experiments" / "results" / "synthetic" / "results.csv"
+TOLERANCE = 1.0  # points (accuracies in %, scores 0-100)
+CHAOTIC: dict[str, float] = {}  # method -> its tolerance, for the methods the README documents as chaotic
+FAST = [("grad_ascent", "tiny_rn", "synthetic_subgroup_red_circle"),
+        ("space_adaptation", "tiny_rn", "synthetic_class_heart")]
+ROW_KEYS = ("dataset", "forget", "backbone", "method", "variant")
+
+
+def committed_rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return [row for row in csv.DictReader(handle) if row["row"] == "ours"]
+
+
+def choose(rows: list[dict[str, str]], mode: str) -> list[dict[str, str]]:
+    if mode == "all":
+        return rows
+    if mode == "fast":
+        return [row for row in rows if (row["method"], row["backbone"], row["forget"]) in FAST and not row["variant"]]
+    first: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        first.setdefault((row["method"], row["backbone"]), row)
+    return list(first.values())
+
+
+def compared_keys(row: dict[str, str]) -> list[str]:
+    """The accuracy and score columns the committed row has a value in (not times, not stds)."""
+    return [k for k, v in row.items() if v and (k.endswith("/acc") or k in ("score", "paper_score", "average_gain"))]
+
+
+def rerun(row: dict[str, str], sweep: Path) -> subprocess.CompletedProcess:
+    seeds = ",".join(row["seeds"].split())
+    overrides = [f"dataset={row['dataset']}", f"forget={row['forget']}", f"backbone={row['backbone']}",
+                 f"method={row['method']}", *row["variant"].split(), f"seed={seeds}", "logger=none"]
+    return subprocess.run([sys.executable, "-m", "unlearn", "-m", *overrides, f"hydra.sweep.dir={sweep}"], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def check(row: dict[str, str], workdir: Path) -> tuple[bool, list[str]]:
+    """(within tolerance, the printed lines) for one committed row."""
+    label = " ".join(row[k] for k in ROW_KEYS if row[k]) + f" seeds {row['seeds']}"
+    proc = rerun(row, workdir / "sweep")
+    if proc.returncode != 0:
+        return False, [f"FAIL {label}: the rerun failed: {proc.stderr.strip().splitlines()[-1:]}"]
+    tables, _ = report([workdir / "sweep"], workdir / "report", None)
+    ours = [r for t in tables for r in t.rows if r.kind == "ours" and r.method == row["method"]]
+    if len(ours) != 1:
+        return False, [f"FAIL {label}: the rerun's report has {len(ours)} rows for {row['method']}"]
+    tolerance = CHAOTIC.get(row["method"], TOLERANCE)
+    lines, ok = [], True
+    for key in compared_keys(row):
+        committed, now = float(row[key]), ours[0].values.get(key, (float("nan"), None))[0]
+        diff = now - committed
+        within = abs(diff) <= tolerance
+        ok &= within
+        lines.append(f"    {key:34s} committed {committed:7.2f}  now {now:7.2f}  diff {diff:+6.2f}"
+                     f"{'' if within else f'  OUT OF ±{tolerance:g}'}")
+    return ok, [f"{'ok  ' if ok else 'FAIL'} {label} (tolerance ±{tolerance:g})", *lines]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--fast", action="store_const", dest="mode", const="fast", help="a few quick rows (CI)")
+    mode.add_argument("--all", action="store_const", dest="mode", const="all", help="every row")
+    parser.add_argument("--report", type=Path, default=COMMITTED, help="the committed results.csv to check")
+    args = parser.parse_args(argv)
+    register_resolvers()
+    rows = choose(committed_rows(args.report), args.mode or "sample")
+    if not rows:
+        parser.error(f"no rows of {args.report} to check")
+    failed = 0
+    for i, row in enumerate(rows, 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            ok, lines = check(row, Path(tmp))
+        print(f"[{i}/{len(rows)}]", *lines, sep="\n", flush=True)
+        failed += not ok
+    print(f"{len(rows) - failed} of {len(rows)} rows reproduce within tolerance")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
