@@ -18,6 +18,7 @@ ENTRYPOINTS = {
     "unlearn.throughput": [sys.executable, "-m", "unlearn.throughput", "--help"],
     "experiments/reproduce.py": [sys.executable, "experiments/reproduce.py", "--help"],
     "experiments/check_report.py": [sys.executable, "experiments/check_report.py", "--help"],
+    "experiments/float_noise.py": [sys.executable, "experiments/float_noise.py", "--help"],
 }
 
 
