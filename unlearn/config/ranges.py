@@ -75,14 +75,15 @@ def config_errors(cfg: DictConfig, path: str = "") -> list[str]:
         if fields is not None and key not in fields:
             errors.append(f"unknown key {where} (not in {schema.__name__}); valid: {', '.join(fields)}")
             continue
-        node = cfg._get_node(key)
-        if isinstance(node, DictConfig) and not node._is_missing() and not node._is_none():
-            errors += config_errors(node, f"{where}.")
-            continue
-        rng = fields[key].metadata.get("range") if fields is not None else None
-        if rng is None or OmegaConf.is_missing(cfg, key):
+        if OmegaConf.is_missing(cfg, key):
             continue
         value = cfg[key]
+        if isinstance(value, DictConfig):
+            errors += config_errors(value, f"{where}.")
+            continue
+        rng = fields[key].metadata.get("range") if fields is not None else None
+        if rng is None:
+            continue
         values = list(value) if isinstance(value, ListConfig) else [value]
         bad = [v for v in values if v is not None and not rng.holds(v)]
         if bad:

@@ -3,8 +3,9 @@
 Every default value lives here or in the dataclass of its method / dataset format (the
 `config` of its registry entry); a YAML option names its schema in `defaults:` and sets only
 what makes it that option. Choice fields are enums, so a bad choice fails at composition with
-the list of valid ones; numeric fields declare their valid range (unlearn/config/ranges.py). `unlearn.config.setup()` stores the schemas in Hydra's ConfigStore as
-`schema/<group>/<name>` (and `run_schema`). This module imports neither torch nor a registry.
+the list of valid ones; numeric fields declare their valid range (unlearn/config/ranges.py).
+`unlearn.config.setup()` stores the schemas in Hydra's ConfigStore as `schema/<group>/<name>`
+(and `run_schema`, `pretrain_schema`). This module imports neither torch nor a registry.
 """
 
 from __future__ import annotations
