@@ -356,11 +356,39 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
                   "|" + "---|" * len(_header(table))]
         lines += ["| " + " | ".join(_row_cells(table, row, notes)) + " |" for row in table.rows]
         lines += [""] + [f"![{path.stem}]({path.name})" for path in plots.get(table.slug, [])] + [""]
+        lines += cost_lines(table)
     if notes:
         lines += ["Notes on published numbers:", ""] + [f"[{n}] {text}" for text, n in notes.items()] + [""]
     if skipped:
         lines += [f"## Skipped runs ({len(skipped)})", ""] + [f"- `{path}`: {why}" for path, why in skipped] + [""]
     return "\n".join(lines)
+
+
+def cost_lines(table: Table) -> list[str]:
+    """Per row, what its runs spent per phase (unlearn/cost.py): mean seconds / images decoded /
+    images encoded over its seeds; nothing when no run recorded a cost."""
+    rows = [row for row in table.rows if row.kind == "ours" and any("cost" in run.metrics for run in row.runs)]
+    if not rows:
+        return []
+    recorded = {p for row in rows for run in row.runs for p in run.metrics.get("cost", {})}
+    # in the order a job runs them: the original's evaluation, the method (its phases), the last evaluation
+    phases = sorted(recorded, key=lambda p: (p != "before_eval", p == "after_eval", p != "unlearn", p))
+
+    def cell(row: Row, name: str) -> str:
+        spent = [run.metrics["cost"][name] for run in row.runs if name in run.metrics.get("cost", {})]
+        if not spent:
+            return "–"
+        mean = {k: float(np.mean([s[k] for s in spent])) for k in ("seconds", "images_decoded", "images_encoded")}
+        return f"{mean['seconds']:.1f} s / {mean['images_decoded']:.0f} / {mean['images_encoded']:.0f}"
+
+    header = ["Backbone", "Method", *(["Variant"] if _has_variants(table) else []), *phases]
+    lines = ["Cost per phase (seconds / images decoded / images encoded, mean over seeds; `unlearn` includes the "
+             "method's own phases and its stage evaluations):", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    for row in rows:
+        label = [row.backbone, row.method, *([row.variant] if _has_variants(table) else [])]
+        lines.append("| " + " | ".join(label + [cell(row, name) for name in phases]) + " |")
+    return lines + [""]
 
 
 def csv_rows(tables: list[Table]) -> tuple[list[str], list[list]]:

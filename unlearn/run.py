@@ -22,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn import cost
 from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
@@ -32,6 +33,7 @@ from unlearn.loggers import build_logger
 from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
 from unlearn.metrics import SCORES, score_components
+from unlearn.models.anatomy import image_tower
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
@@ -87,13 +89,16 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     seed_everything(cfg.seed)
     device = select_device(cfg.device)
     model, tokenizer = build_backbone(cfg.backbone)
+    cost.METER.reset()
+    cost.count_encodes(image_tower(model))
     transform = eval_transform(model)  # real datasets are preprocessed as the backbone expects
     bench = build_benchmark(cfg.dataset, transform=transform)
     add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
     task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
     undecodable: dict[str, int] = {}
     if cfg.dataset.skip_bad_images:
-        task, undecodable = without_undecodable(task)
+        with cost.phase("check_images"):
+            task, undecodable = without_undecodable(task)
         if undecodable:
             log.warning("left out images that cannot be decoded: %s", undecodable)
     evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
@@ -179,7 +184,8 @@ def interruptible():
 def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) -> dict:
     cfg, evaluator, logger = job.cfg, job.evaluator, job.logger
     start = time.perf_counter()
-    before, per_class_before = evaluator(job.model)
+    with cost.phase("before_eval"):
+        before, per_class_before = evaluator(job.model)
     eval_s = time.perf_counter() - start
     logger.log({f"before/{k}": v for k, v in before.items()}, step=0)
     log.info("before: %s", _fmt(before))
@@ -187,13 +193,15 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
     ctx = job.method_context()
     seed_everything(cfg.seed)
     start = time.perf_counter()
-    run_method(ctx)
-    if job.device.type == "cuda":
-        torch.cuda.synchronize()
+    with cost.phase("unlearn"):
+        run_method(ctx)
+        if job.device.type == "cuda":
+            torch.cuda.synchronize()
     unlearn_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    after, per_class_after = evaluator(job.model)
+    with cost.phase("after_eval"):
+        after, per_class_after = evaluator(job.model)
     eval_s += time.perf_counter() - start
     log.info("after:  %s", _fmt(after))
 
@@ -205,6 +213,7 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
         "stages": ctx.stage_metrics,
         "time/unlearn_s": unlearn_s,
         "time/eval_s": eval_s,
+        "cost": cost.METER.as_metrics(),
         "method": cfg.method.name,
         "forget": cfg.forget.name,
         "backbone": cfg.backbone.name,

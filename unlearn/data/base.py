@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+from unlearn.cost import count_decoded
 
 
 @dataclass
@@ -31,12 +34,37 @@ class ImageSet:
         )
 
     def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int | None = None,
-               pin_memory: bool = False) -> DataLoader:
-        """`num_workers=None` uses the set's own setting."""
+               pin_memory: bool = False) -> Iterable:
+        """Batches of (images, labels); `num_workers=None` uses the set's own setting. Images
+        decoded on the way count in the job's cost (unlearn/cost.py)."""
         generator = torch.Generator().manual_seed(seed)
         workers = self.num_workers if num_workers is None else num_workers
-        return DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                          num_workers=workers, pin_memory=pin_memory)
+        loader = DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                            num_workers=workers, pin_memory=pin_memory)
+        return _Decoding(loader) if self.decodes else loader
+
+    @property
+    def decodes(self) -> bool:
+        """Whether reading an image decodes it (files, arrays), rather than indexing a tensor."""
+        dataset = self.dataset
+        while isinstance(dataset, Subset):
+            dataset = dataset.dataset
+        return not isinstance(dataset, TensorDataset)
+
+
+class _Decoding:
+    """A DataLoader whose batches count as decoded images."""
+
+    def __init__(self, loader: DataLoader):
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator:
+        for batch in self.loader:
+            count_decoded(len(batch[1]))
+            yield batch
 
 
 @dataclass

@@ -11,6 +11,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import default_loader
 
+from unlearn.cost import count_decoded
 from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError
 
@@ -77,6 +78,7 @@ def decodable(images: ImageSet) -> np.ndarray:
     ok = np.ones(len(images), dtype=bool)
     for index, good in DataLoader(_DecodeCheck(images.dataset), batch_size=64, num_workers=images.num_workers):
         ok[index.numpy()] = good.numpy()
+        count_decoded(len(index))
     return ok
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from unlearn.cost import phase
 from unlearn.data.base import Benchmark
 from unlearn.data.tasks import UnlearningTask
 
@@ -51,7 +52,8 @@ class UnlearnContext:
 
     def log_stage(self, stage: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Evaluate an intermediate model state and keep it in metrics.json under `stages`."""
-        metrics, _ = self.evaluate(model if model is not None else self.model)
+        with phase(f"{stage}_eval"):
+            metrics, _ = self.evaluate(model if model is not None else self.model)
         self.stage_metrics[stage] = metrics
         self.logger.log({f"stage/{stage}/{k}": v for k, v in metrics.items()}, step=self._step)
         return metrics

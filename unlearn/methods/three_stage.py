@@ -63,6 +63,7 @@ from torch.utils.data import TensorDataset
 from unlearn.alignment import AlignFallback, aligned_copies
 from unlearn.config.ranges import at_least, fraction, positive, ranged
 from unlearn.config.schema import MethodConfig, Towers
+from unlearn.cost import phase
 from unlearn.data.base import ImageSet
 from unlearn.data.tasks import coarse_names
 from unlearn.ema import WeightEMA
@@ -166,7 +167,8 @@ def three_stage(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     model.eval()  # every stage trains in eval mode: BatchNorm keeps the pretraining statistics alignment matches
     original = ctx.original  # snapshot before the first edit
-    blocks = select_layers(ctx)
+    with phase("fisher"):
+        blocks = select_layers(ctx)
     params = make_trainable(model, blocks, cfg)
     text_trains = any(tower_of(name) == Towers.text for names in blocks.values() for name in names)
     head = ClassHead(model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device,
@@ -175,13 +177,16 @@ def three_stage(ctx) -> None:
     log.info("three_stage: blocks %s, %d trainable tensors", list(blocks), len(params))
     ctx.logger.summary({"three_stage/blocks": ",".join(blocks), "three_stage/trainable_tensors": len(params)})
 
-    forget_stage(ctx, params, target)
+    with phase("stage1"):
+        forget_stage(ctx, params, target)
     ctx.log_stage("stage1")
-    remind_stage(ctx, params, head, target, original)
+    with phase("stage2"):
+        remind_stage(ctx, params, head, target, original)
     ctx.log_stage("stage2")
     merge_lora(model)
     if cfg.soup:
-        restore_stage(ctx, original)
+        with phase("stage3"):
+            restore_stage(ctx, original)
         ctx.log_stage("stage3")
 
 
@@ -299,7 +304,8 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
                                                   margin=cfg.soup_margin),
                 "retain/acc": calibration_accuracy(souped, ctx.task.calib_retain, emb, ctx.device, cfg.batch_size)}
 
-    curve = soup_curve(model, original.state_dict(), unlearned, list(cfg.soup_grid), measure)
+    with phase("soup_search"):
+        curve = soup_curve(model, original.state_dict(), unlearned, list(cfg.soup_grid), measure)
     a = choose_a(curve, cfg.soup_rule, cfg.soup_forget_target, cfg.soup_objective)
     model.load_state_dict(interpolate_states(original.state_dict(), unlearned, a))
     log.info("soup: a = %g (%s); curve %s", a, cfg.soup_rule,

@@ -1,0 +1,68 @@
+"""What a job spends, per phase: wall seconds, images decoded and images encoded.
+
+    with phase("stage1"):
+        ...
+
+`metrics.json` gets `cost/<phase>/seconds`, `cost/<phase>/images_decoded` and
+`cost/<phase>/images_encoded` (and W&B its summary). Phases nest: `unlearn` (the whole method)
+includes a method's own phases (three-stage's `fisher`, `stage1`, `stage2`, `stage3`,
+`soup_search`) and the evaluations of its intermediate states (`<stage>_eval`); `before_eval` and
+`after_eval` measure the original and the unlearned model. A phase entered twice adds up.
+
+- decoded: images a loader produced from files or arrays (JPEG/PNG decoding or array conversion,
+  then the transform), counted as batches arrive; in-memory tensors (the synthetic world) cost
+  no decoding and are not counted.
+- encoded: images through the image tower (a forward hook), training, teacher and evaluation
+  passes alike.
+One meter per process (jobs run one per process), reset at the start of each job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+
+@dataclass
+class Meter:
+    decoded: int = 0
+    encoded: int = 0
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self.decoded, self.encoded, self.phases = 0, 0, {}
+
+    def as_metrics(self) -> dict[str, dict[str, float]]:
+        return {name: dict(values) for name, values in self.phases.items()}
+
+
+METER = Meter()
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    start, decoded, encoded = time.perf_counter(), METER.decoded, METER.encoded
+    try:
+        yield
+    finally:
+        spent = METER.phases.setdefault(name, {"seconds": 0.0, "images_decoded": 0, "images_encoded": 0})
+        spent["seconds"] += time.perf_counter() - start
+        spent["images_decoded"] += METER.decoded - decoded
+        spent["images_encoded"] += METER.encoded - encoded
+
+
+def count_decoded(images: int) -> None:
+    METER.decoded += images
+
+
+def count_encodes(image_tower: torch.nn.Module) -> torch.utils.hooks.RemovableHandle:
+    """Count every image through `image_tower` (copies of the model made later count too)."""
+
+    def hook(module, inputs, output):
+        METER.encoded += int(inputs[0].shape[0])
+
+    return image_tower.register_forward_hook(hook)
