@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 
-from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
+from tests.conftest import DEBUG, ROOT, compose_config, job_dirs, read_metrics, run_cli
 from tests.methods.helpers import changed, weights, without
 from unlearn.data import build_benchmark
 from unlearn.data.tasks import build_task
@@ -48,7 +48,7 @@ def test_acceptance_sweep_writes_every_metrics_json(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli("-m", *DEBUG, f"method={','.join(BASELINES)}", f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    metrics = {m["method"]: m for m in (read_metrics(sweep / str(i)) for i in range(len(BASELINES)))}
+    metrics = {m["method"]: m for m in (read_metrics(job) for job in job_dirs(sweep))}
     assert set(metrics) == set(BASELINES)
     assert metrics["original"]["after"] == metrics["original"]["before"]
 
