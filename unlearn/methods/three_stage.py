@@ -221,9 +221,11 @@ def make_trainable(model: torch.nn.Module, blocks: dict[str, list[str]], cfg) ->
     return [named[name] for name in names]
 
 
-def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, target: ForgetTarget, cfg) -> torch.Tensor:
-    """Hinge of the images' cosine to their forget text over δ (fixed, or per image: see the docstring)."""
-    cosines = image_text_cosines(model, images, target.head())
+def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, forget_emb: torch.Tensor, target: ForgetTarget,
+                cfg) -> torch.Tensor:
+    """Hinge of the images' cosine to their forget text over δ (fixed, or per image: see the docstring);
+    `forget_emb` is `target.head()`, computed once per step by the caller."""
+    cosines = image_text_cosines(model, images, forget_emb)
     rows = labels if target.rows is None else target.rows[labels]
     own = cosines.gather(1, rows[:, None]).squeeze(1)
     if cfg.delta is not None:
@@ -242,7 +244,7 @@ def forget_stage(ctx, params: list[torch.nn.Parameter], target: ForgetTarget) ->
     batches = ctx.batches(ctx.task.forget_train, cfg.batch_size)
     for _ in progress(range(ctx.steps(cfg.forget_steps)), "stage 1 forget", unit="step"):
         images, labels = next(batches)
-        loss = forget_loss(model, images, labels, target, cfg)
+        loss = forget_loss(model, images, labels, target.head(), target, cfg)
         if loss.item() == 0:  # every image of the batch is below δ
             break
         opt.step({"stage1/forget_loss": loss})
@@ -269,8 +271,9 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, target:
             terms["stage2/distill_kl"] = cfg.distill_weight * distillation_kl(logits, teacher.logits(images),
                                                                               cfg.temperature)
         forget_images, forget_labels = next(forget)
+        forget_emb = emb if target.head is head else target.head()  # the same texts under forget_text=fine
         terms["stage2/forget_loss"] = cfg.remind_forget_weight * forget_loss(
-            model, forget_images, forget_labels, target, cfg)
+            model, forget_images, forget_labels, forget_emb, target, cfg)
         opt.step(terms)
         ema.update()
     ema.copy_to()
