@@ -43,15 +43,13 @@ from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write
 from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
-from unlearn.rundir import RunFolder, config_hash, find_run_dirs, load_run, read_json
+from unlearn.rundir import LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run, read_json
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
 NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
                     "device", "num_threads", "save_checkpoint", "eval.batch_size"}
-# override keys that say how data is read, not which (at any depth, e.g. dataset.num_workers)
-LOADING_KEYS = {"num_workers", "cache_dir", "download"}
 # the papers' methods last, baselines before them, the original model first
 METHOD_ORDER = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn",
                 "lipschitz", "space_adaptation", "three_stage")
@@ -130,7 +128,7 @@ def variant_label(overrides: list[str]) -> str:
     kept = []
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
-        if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOADING_KEYS
+        if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOADING_FIELDS
                 and not key.startswith(("logger.", "hydra."))):
             kept.append(override.lstrip("+~"))
     return " ".join(sorted(kept))

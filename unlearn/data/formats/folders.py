@@ -78,19 +78,23 @@ def _require_images(paths: list, where: Path, layout: str) -> None:
         raise UnlearnError(f"no images found under {str(where)!r}; expected layout {layout}")
 
 
-def _imagenet_split(root: Path, split: str, transform: Callable, num_workers: int) -> ImageSet:
-    folder = require_dir(root / split, IMAGENET_LAYOUT, "dataset folder")
-    wnids = catalog.imagenet_wnids()
+def _wordnet_files(folder: Path, wnids: list[str], dataset: str, layout: str) -> tuple[list[str], np.ndarray]:
+    """Image paths under folder/<WordNet id>/ and their labels as indices into `wnids` (the full
+    class list, so a folder holding a subset of the classes works too)."""
     present = subfolders(folder)
     unknown = sorted(set(present) - set(wnids))
     if unknown:
-        raise UnlearnError(f"folders {choices(unknown[:5])} under {str(folder)!r} are not ImageNet-1k WordNet ids; "
-                           f"expected layout {IMAGENET_LAYOUT}")
-    # labels index the full 1000-class list, so a folder holding a subset of the classes works too
+        raise UnlearnError(f"folders {choices(unknown[:5])} under {str(folder)!r} are not {dataset} WordNet ids; "
+                           f"expected layout {layout}")
     paths, local = _files_of(folder, present)
+    _require_images(paths, folder, layout)
     index = {w: i for i, w in enumerate(wnids)}
-    labels = np.asarray([index[w] for w in present], dtype=np.int64)[local]
-    _require_images(paths, folder, IMAGENET_LAYOUT)
+    return paths, np.asarray([index[w] for w in present], dtype=np.int64)[local]
+
+
+def _imagenet_split(root: Path, split: str, transform: Callable, num_workers: int) -> ImageSet:
+    folder = require_dir(root / split, IMAGENET_LAYOUT, "dataset folder")
+    paths, labels = _wordnet_files(folder, catalog.imagenet_wnids(), "ImageNet-1k", IMAGENET_LAYOUT)
     return _file_set(paths, labels, transform, num_workers)
 
 
@@ -151,14 +155,7 @@ def load_style_folder(cfg, transform: Callable, with_train: bool) -> LoadedData:
 def load_imagenet_r(cfg, transform: Callable, with_train: bool) -> LoadedData:
     root = require_dir(Path(cfg.root).expanduser(), IMAGENET_R_LAYOUT)
     wnids = catalog.imagenet_r_wnids()
-    present = subfolders(root)
-    unknown = sorted(set(present) - set(wnids))
-    if unknown:
-        raise UnlearnError(f"folders {choices(unknown[:5])} under {str(root)!r} are not ImageNet-R WordNet ids; "
-                           f"expected layout {IMAGENET_R_LAYOUT}")
-    paths, local = _files_of(root, present)
-    _require_images(paths, root, IMAGENET_R_LAYOUT)
-    labels = np.asarray([wnids.index(w) for w in present], dtype=np.int64)[local]
+    paths, labels = _wordnet_files(root, wnids, "ImageNet-R", IMAGENET_R_LAYOUT)
     styles = np.asarray([Path(p).stem.rsplit("_", 1)[0] for p in paths])
     unknown_styles = sorted(set(styles.tolist()) - set(cfg.styles)) if cfg.styles else []
     if unknown_styles:

@@ -13,7 +13,7 @@ from torchvision.datasets import ImageFolder
 from unlearn.config.schema import DatasetConfig
 from unlearn.data.base import ImageSet, LoadedData
 from unlearn.data.formats import FORMATS
-from unlearn.data.images import FileImages, prompt_name
+from unlearn.data.images import FileImages, prompt_name, require_dir
 from unlearn.errors import UnlearnError
 
 LAYOUT = "root/{train,val}/<class name>/<image>.{jpg,png}"
@@ -27,9 +27,7 @@ class ImageFolderDatasetConfig(DatasetConfig):
 
 
 def _folder_set(root: Path, split: str, transform: Callable, num_workers: int) -> tuple[ImageSet, list[str]]:
-    folder = root / split
-    if not folder.is_dir():
-        raise UnlearnError(f"dataset folder {str(folder)!r} does not exist; expected layout {LAYOUT}")
+    folder = require_dir(root / split, LAYOUT, "dataset folder")
     try:
         found = ImageFolder(str(folder))  # the file list and class folders; decoding is FileImages'
     except (FileNotFoundError, RuntimeError) as err:
@@ -42,9 +40,7 @@ def _folder_set(root: Path, split: str, transform: Callable, num_workers: int) -
 @FORMATS.register("image_folder", ImageFolderDatasetConfig)
 def load_image_folder(cfg, transform: Callable, with_train: bool) -> LoadedData:
     """The training pool doubles as the calibration pool (no calibration split in this layout)."""
-    root = Path(cfg.root).expanduser()
-    if not root.is_dir():
-        raise UnlearnError(f"dataset root {str(root)!r} does not exist; expected layout {LAYOUT}")
+    root = require_dir(Path(cfg.root).expanduser(), LAYOUT)
     test, classnames = _folder_set(root, cfg.test_split, transform, cfg.num_workers)
     loaded = LoadedData([prompt_name(c) for c in classnames], test)
     if with_train:
