@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written result."""
+"""Atomic file writes (a reader never sees a half-written result), and the plain name-list format."""
 
 from __future__ import annotations
 
@@ -29,3 +29,9 @@ def write_json(path: str | Path, data: Any, allow_nan: bool = True) -> Path:
     """`allow_nan=False`: strict JSON, a NaN or infinity fails here instead of in every reader."""
     text = json.dumps(data, indent=2, sort_keys=True, allow_nan=allow_nan) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def read_name_list(path: Path) -> list[str]:
+    """A text file with one name a line; blank lines and lines starting with # are skipped."""
+    lines = (line.strip() for line in Path(path).read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]

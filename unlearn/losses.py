@@ -28,10 +28,10 @@ def best_rival(cosines: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return cosines.scatter(1, labels[:, None], -torch.inf).max(1).values
 
 
-def cosine_hinge(cosine: torch.Tensor, delta: float | torch.Tensor) -> torch.Tensor:
-    """Mean excess of the cosines over δ (a number, or one per image): pushes image–text matches
-    down until they fall below δ, then stops pulling (the three-stage forgetting loss)."""
-    return F.relu(cosine - delta).mean()
+def hinge(values: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+    """Mean excess of the values over the threshold (a number, or one per row): pushes image–text
+    matches down until they fall below it, then stops pulling (the three-stage forgetting loss)."""
+    return F.relu(values - threshold).mean()
 
 
 def distillation_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:

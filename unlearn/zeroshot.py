@@ -31,6 +31,13 @@ def zeroshot_logits(model, images: torch.Tensor, class_emb: torch.Tensor) -> tor
     return model.logit_scale.exp() * features @ class_emb.T
 
 
+def logits_as_cosine(model, logits: float) -> float:
+    """A gap in zero-shot logits (a log-probability ratio of the softmax) as the cosine gap that
+    gives it on `model`: divided by its logit scale. Settings in logits mean the same on any CLIP
+    (OpenAI's scale is 100, the tiny CLIPs' 24-30); the same settings in cosine units do not."""
+    return logits / float(model.logit_scale.exp())
+
+
 @torch.no_grad()
 def image_features(model, images: ImageSet, device: torch.device, batch_size: int,
                    desc: str = "image features") -> torch.Tensor:

@@ -145,6 +145,32 @@ def write_split_json(root: Path, split_file: str, image_dir: str, classes: list[
     return root
 
 
+def write_stanford_dogs_official(root: Path, breeds: list[str], train: int = 3, test: int = 2, seed: int = 0) -> Path:
+    """The official layout: root/Images/<wnid>-<breed>/<wnid>_<i>.jpg and root/lists/{train,test}_list.mat
+    (MATLAB cell arrays `file_list` of paths under Images/ and 1-based `labels` over all 120 breeds)."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    wnids = catalog.class_list("stanford_dogs_wnids")
+    names = catalog.spaced(catalog.stanford_dogs_classnames())
+    lists = {"train": ([], []), "test": ([], [])}
+    for breed in breeds:
+        label = names.index(breed)
+        folder = f"{wnids[label]}-{breed.replace(' ', '_')}"
+        for split, count in (("train", train), ("test", test)):
+            for i in range(count):
+                rel = f"{folder}/{wnids[label]}_{split}{i}.jpg"
+                _save(root / "Images" / rel, _pixels(rng, label))
+                lists[split][0].append(rel)
+                lists[split][1].append(label + 1)
+    (root / "lists").mkdir(parents=True, exist_ok=True)
+    for split, (files, labels) in lists.items():
+        cells = np.empty((len(files), 1), dtype=object)
+        cells[:, 0] = files
+        savemat(root / "lists" / f"{split}_list.mat", {"file_list": cells, "labels": np.asarray(labels)[:, None]})
+    return root
+
+
 def write_class_folder(root: Path, folders: list[str], per_class: int = 2, seed: int = 0) -> Path:
     """root/<class folder>/<i>.png (ObjectNet's images folder)."""
     rng = np.random.default_rng(seed)

@@ -36,6 +36,7 @@ def data(tmp_path_factory) -> Path:
     fake.write_imagenet_r(root / "imagenet_r", ["n01443537", "n02007558"], ["art", "sketch", "toy"])
     dogs = dataset_catalog(compose_config("dataset=stanford_dogs").dataset).classnames
     fake.write_split_json(root / "dogs", "split_StanfordDogs.json", "", dogs[:4] + ["Pekinese", "toy poodle", "Scotch terrier"])
+    fake.write_stanford_dogs_official(root / "dogs_official", ["Chihuahua", "Pekinese", "toy poodle", "Scotch terrier"])
     fake.write_class_folder(root / "objectnet", ["air_freshener", "alarm_clock", "banana"])
     return root
 
@@ -107,6 +108,31 @@ def test_split_json_names_and_calibration_from_val(data, transform):
     assert task.test_masks["forget"].sum() == 6
 
 
+def test_stanford_dogs_official_split_reads_its_mat_lists(data, transform):
+    bench, task = _bench(data, transform, "stanford_dogs", "dogs_official", "stanford_dogs_class_multi",
+                         "dataset.split=official")
+    names = np.asarray(bench.classnames)
+    assert len(names) == 120 and names[0] == "Chihuahua"  # all 120 breeds, in the official label order
+    assert set(names[bench.test.labels]) == {"Chihuahua", "Pekinese", "toy poodle", "Scotch terrier"}
+    assert len(bench.test) == 8 and len(bench.train) + len(bench.calib) == 12  # calibration carved from train
+    assert task.test_masks["forget"].sum() == 6
+    image, label = bench.test.dataset[0]
+    assert image.shape == (3, 32, 32) and names[label] == "Chihuahua"
+
+
+def test_stanford_dogs_official_list_with_a_wrong_label_names_it(data, transform, tmp_path):
+    from scipy.io import loadmat, savemat
+
+    root = tmp_path / "dogs"
+    fake.write_stanford_dogs_official(root, ["Chihuahua", "Pekinese"])
+    mat = loadmat(root / "lists" / "test_list.mat")
+    mat["labels"][0, 0] = 5
+    savemat(root / "lists" / "test_list.mat", {"file_list": mat["file_list"], "labels": mat["labels"]})
+    cfg = compose_config("dataset=stanford_dogs", f"dataset.root={root}", "dataset.split=official")
+    with pytest.raises(UnlearnError, match="has label 5, whose WordNet id is n02086240"):
+        build_benchmark(cfg.dataset, transform)
+
+
 @pytest.mark.parametrize("dataset, root, n_classes, first", [
     ("stl10", "stl10", 10, "airplane"),
     ("food101", "food101", 3, "apple pie"),
@@ -129,11 +155,13 @@ def test_zero_shot_suites_read_only_the_test_split(data, transform, dataset, roo
     ("cifar100", "cifar10", "cifar100 files train, test, meta missing under"),
     ("imagenet1k", "pacs", "dataset folder '{root}/val' does not exist; expected layout root/{{train,val}}/<WordNet id"),
     ("stanford_dogs", "pacs", "split file '{root}/split_StanfordDogs.json' does not exist; expected layout root/<split_file>"),
+    ("stanford_dogs dataset.split=official", "pacs", "dataset folder '{root}/Images' does not exist; expected layout "
+     "root/{{Images/<WordNet id>-<breed>/<image>.jpg, lists/train_list.mat"),
     ("food101", "pacs", "split file '{root}/food-101/meta/train.json' does not exist"),
     ("stl10", "cifar10", "stl10 files test_X.bin, test_y.bin, class_names.txt, train_X.bin, train_y.bin missing"),
 ])
 def test_missing_root_or_wrong_layout_names_the_expected_layout(data, transform, dataset, root, message):
-    cfg = compose_config(f"dataset={dataset}", f"dataset.root={data / root}")
+    cfg = compose_config(*f"dataset={dataset}".split(), f"dataset.root={data / root}")
     with pytest.raises(UnlearnError) as err:
         build_benchmark(cfg.dataset, transform)
     assert message.format(root=data / root) in str(err.value) and "\n" not in str(err.value)
@@ -196,9 +224,10 @@ def test_pipeline_style_folders_vit(cli, data):
     assert read_metrics(run_dir)["forget"] == "pacs_class_in_style_dog_sketch"
 
 
-def test_pipeline_split_json_resnet(cli, data):
-    proc, run_dir = cli(*DEBUG, "backbone=mini_rn", "dataset=stanford_dogs", f"dataset.root={data / 'dogs'}",
-                        NO_WORKERS, "forget=stanford_dogs_class_multi")
+@pytest.mark.parametrize("root, split", [("dogs", "coop"), ("dogs_official", "official")])
+def test_pipeline_stanford_dogs_both_splits_resnet(cli, data, root, split):
+    proc, run_dir = cli(*DEBUG, "backbone=mini_rn", "dataset=stanford_dogs", f"dataset.root={data / root}",
+                        f"dataset.split={split}", NO_WORKERS, "forget=stanford_dogs_class_multi")
     _cli_ok(proc)
     assert 0.0 <= read_metrics(run_dir)["after"]["forget/acc"] <= 1.0
 

@@ -5,6 +5,7 @@ merge, and (slow) the acceptance bounds on the embedded benchmark."""
 import copy
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,7 +14,8 @@ from torch import nn
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics, run_cli
 from tests.methods.helpers import RecordingLogger, changed, weights
-from unlearn.data import build_benchmark, synthetic
+from unlearn.data import build_benchmark, dataset_catalog, synthetic
+from unlearn.data.catalog import preserve_names
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
@@ -131,15 +133,37 @@ def test_retain_names_from_files(tmp_path):
         sa.load_names(str(tmp_path / "bad.json"))
 
 
+def bench(name: str, classnames: list[str], preserve: list[str] = ()) -> SimpleNamespace:
+    return SimpleNamespace(name=name, classnames=classnames, preserve_names=list(preserve))
+
+
 def test_synthetic_retain_names_come_from_the_world_without_the_forget_classes():
     forget = ["star", "heart", "arrow"]
-    names = sa.default_retain_names("synthetic", list(synthetic.SHAPES), forget)
+    names = sa.default_retain_names(bench("synthetic", list(synthetic.SHAPES)), forget)
     assert not any(f in name.split() for name in names for f in forget)
     assert {"square", "red square", "striped square"} <= set(names)
     held_out = set(synthetic.HELDOUT_COLOURS) | {synthetic.HELDOUT_STYLE}
     assert not any(word in held_out for name in names for word in name.split())
     assert len(names) == len(set(names))
-    assert sa.default_retain_names("cifar10", ["cat", "dog", "ship"], ["cat"]) == ["dog", "ship"]
+    assert sa.default_retain_names(bench("cifar10", ["cat", "dog", "ship"]), ["cat"]) == ["dog", "ship"]
+
+
+def test_a_datasets_shipped_near_neighbours_are_the_default_retain_names():
+    dogs = bench("stanford_dogs", ["Pekinese", "beagle"], preserve_names("stanford_dogs"))
+    names = sa.clean_retain_names(sa.default_retain_names(dogs, ["Pekinese"]), ["Pekinese"])
+    assert 90 <= len(names) <= 110 and "Pekinese" not in names and "Shih-Tzu" in names
+
+
+@pytest.mark.parametrize("dataset", ["stanford_dogs", "stanford_cars", "caltech101", "flowers102"])
+def test_preserve_lists_are_near_neighbours_inside_and_outside_the_dataset(dataset):
+    cfg = compose_config(f"dataset={dataset}")
+    names = preserve_names(cfg.dataset.preserve_names)
+    classes = {c.lower() for c in dataset_catalog(cfg.dataset).classnames}
+    inside = sum(n.lower() in classes for n in names)
+    assert 90 <= len(names) <= 110 and len({n.lower() for n in names}) == len(names)
+    assert 20 <= inside <= len(names) - 40, inside  # some of the dataset's own classes, mostly outside names
+    with pytest.raises(UnlearnError, match="valid: caltech101, flowers102, stanford_cars, stanford_dogs"):
+        preserve_names("stanford_dog")
 
 
 def test_retain_names_option_is_used_and_cleaned(method_ctx, tmp_path):

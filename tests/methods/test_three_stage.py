@@ -147,6 +147,11 @@ SETTINGS = {
     "red_circle_rn": (),  # the default: dataset=synthetic backbone=tiny_rn forget=synthetic_subgroup_red_circle
     "blue_star_rn": ("forget=synthetic_subgroup_blue_star",),
     "red_circle_vit": ("backbone=tiny_vit",),
+    # tiny_rn pretrained at logit scale 100 (pretrained on first use, ~5 min on one core)
+    "red_circle_scale100": ("backbone=tiny_rn_scale100",),
+    # with the margins of the old cosine units (0.15 and 0.05 = 15 and 5 logits at scale 100)
+    "red_circle_scale100_cosine_margins": ("backbone=tiny_rn_scale100", "method.delta_margin=15",
+                                           "method.soup_margin=5"),
 }
 
 
@@ -191,6 +196,18 @@ def test_vit_forgets_and_retains_better_than_gradient_ascent(outcome):
     assert metrics["after"]["forget/acc"] <= 0.10
     assert metrics["score_components"]["retain_ratio"] > baseline["score_components"]["retain_ratio"]
     assert metrics["score"] > baseline["score"]
+
+
+@pytest.mark.slow
+def test_margins_in_logits_transfer_to_a_model_with_clip_geometry(outcome):
+    """On a tiny CLIP with real CLIP's logit scale (cosine gaps ~5x smaller than tiny_rn's, logit
+    gaps alike), the real backbones' settings forget the subgroup and keep its siblings; the same
+    run with the margins tiny_rn had in cosine units pushes the siblings away too."""
+    logits = outcome("red_circle_scale100", "three_stage_paper")[0]
+    cosines = outcome("red_circle_scale100_cosine_margins", "three_stage_paper")[0]
+    assert logits["after"]["forget/acc"] <= 0.10 * logits["before"]["forget/acc"]
+    assert logits["after"]["retain/acc"] >= 0.95 * logits["before"]["retain/acc"]
+    assert cosines["after"]["retain/acc"] < 0.90 * cosines["before"]["retain/acc"]
 
 
 def test_coarse_forget_text_is_the_group_name_and_the_forget_class_is_no_rival(method_ctx):

@@ -49,6 +49,20 @@ def test_tiny_rn_quality_bar():
         assert acc >= 0.70, (preset, acc)
 
 
+def test_a_fixed_logit_scale_stays_fixed_and_only_set_options_change_the_cache_key(tmp_path):
+    from unlearn.models.checkpoint import load_checkpoint
+    from unlearn.models.tiny import cache_key, pretrain
+
+    cfg = compose_config("backbone=tiny_rn_scale100", "backbone.pretrain.steps=2",
+                         "backbone.pretrain.batch_size=8", "backbone.pretrain.warmup_steps=1").backbone
+    state, _, flags = load_checkpoint(pretrain(cfg, tmp_path / "scale100.pt"))
+    assert torch.exp(state["logit_scale"].float()).item() == pytest.approx(100, rel=1e-3)
+    assert flags["cache_key"] == cache_key(cfg)
+    plain = compose_config("backbone=tiny_rn").backbone
+    assert plain.pretrain.logit_scale is None  # null stays out of the key: the shipped checkpoint still matches
+    assert cache_key(cfg) != cache_key(plain) and find_cached(plain).parent.name == "assets"
+
+
 @pytest.mark.slow
 def test_make_pretrain_regenerates_an_equivalent_checkpoint(tmp_path):
     """Retrain tiny_rn from scratch (~6-9 min on 2 CPU cores) and compare with the shipped one."""

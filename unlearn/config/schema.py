@@ -67,6 +67,10 @@ class PretrainConfig:
     weight_decay: float = at_least(0, 0.1)
     warmup_steps: int = at_least(0, 100)
     seed: int = at_least(0, 0)
+    # null: learned from CLIP's 1/0.07 and capped at 100 (the tiny CLIPs end near 24-30, so their
+    # cosine gaps are large); a number fixes it, e.g. 100 as OpenAI CLIP ends, which trains the model
+    # towards real CLIP's geometry: the same logit gaps from much smaller cosine gaps
+    logit_scale: Optional[float] = positive(None)
 
 
 @dataclass
@@ -103,6 +107,9 @@ class DatasetConfig:
     # an image that cannot be decoded: false fails naming it; true leaves it out (one extra decoding
     # pass over the task's images) and counts it in metrics.json (`data/undecodable/<set>`)
     skip_bad_images: bool = False
+    # near-neighbour class names for methods that preserve names (space adaptation): the name of a
+    # list shipped in unlearn/data/metadata/preserve_names/ (stanford_dogs, ...); null: none
+    preserve_names: Optional[str] = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from unlearn.data.base import Benchmark, LoadedData, ZeroShotSuite
-from unlearn.data.catalog import Catalog
+from unlearn.data.catalog import Catalog, preserve_names
 from unlearn.data.formats import FORMATS
 from unlearn.errors import UnlearnError
 
@@ -39,6 +39,7 @@ def build_benchmark(cfg, transform: Callable | None) -> Benchmark:
         zeroshot=dict(data.zeroshot),
         attribute_values=data.attribute_values,
         groups=data.groups,
+        preserve_names=preserve_names(cfg.preserve_names) if cfg.preserve_names else [],
     )
 
 

@@ -106,6 +106,7 @@ class Benchmark:
     # coarse group -> its member classes (e.g. monkey -> marmoset, capuchin, ...): a subgroup
     # forget spec without attributes forgets a class and keeps its group siblings
     groups: dict[str, list[str]] = field(default_factory=dict)
+    preserve_names: list[str] = field(default_factory=list)  # near neighbours of the classes (dataset.preserve_names)
 
     @property
     def loss_templates(self) -> list[str]:

@@ -5,7 +5,9 @@
   WordNet lemmas of its ids; ImageNet-R's 200 ids come from timm too.
 - what no installed library ships lives in `metadata/*.json` beside this file (each file says
   where its content comes from): the CLIP templates of the other datasets, the class lists of
-  CIFAR, Caltech-101, Flowers-102, Stanford Cars and Dogs, and the WordNet groups of ImageNet.
+  CIFAR, Caltech-101, Flowers-102, Stanford Cars and Dogs, and the WordNet groups of ImageNet;
+  `metadata/preserve_names/*.txt` are near-neighbour name lists we wrote (each file's header
+  says how), for `dataset.preserve_names`.
 
 `Catalog` is what is known about a dataset config without its data (each format's `catalog`,
 see unlearn/data/formats/), so that `forget` presets validate anywhere; the loaders build the
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from unlearn.data.images import prompt_name
 from unlearn.errors import UnlearnError, choices
+from unlearn.io import read_name_list
 
 METADATA_DIR = Path(__file__).parent / "metadata"
 
@@ -43,6 +46,16 @@ def _metadata(name: str) -> dict:
 
 def class_list(key: str) -> list[str]:
     return list(_metadata("class_lists")[key])
+
+
+def preserve_names(key: str) -> list[str]:
+    """A shipped near-neighbour name list (`dataset.preserve_names`)."""
+    folder = METADATA_DIR / "preserve_names"
+    path = folder / f"{key}.txt"
+    if not path.is_file():
+        raise UnlearnError(f"dataset.preserve_names: no list {key!r}; valid: "
+                           f"{choices(sorted(p.stem for p in folder.glob('*.txt')))}")
+    return read_name_list(path)
 
 
 @cache

@@ -37,11 +37,13 @@ Ours, not the paper's (each a config value):
   class still wins for many of its images (circle on tiny_rn: 100 → 99 %). Without the forget
   class's own direction it does not. `empty` (the paper's) is the default elsewhere.
 - Retain names (`retain_names`: a list, or a path to a JSON list or a text file with one name a
-  line): the paper used ~100 LLM-generated names per dataset; with none given we use, on the
-  synthetic world, the other shapes bare and as "<colour> <shape>" / "<style> <shape>" with the
-  pretraining colours and styles (the held-out ones stay unseen: they define the zero-shot
-  suites), and on real datasets the dataset's other class names. Duplicates and the forget
-  classes (case-insensitive) are removed from any list.
+  line): the paper used ~100 LLM-generated names per dataset, which are not public. With none
+  given: the dataset's shipped near-neighbour list (`dataset.preserve_names`, ~100 names we wrote
+  for each of the paper's datasets, unlearn/data/metadata/preserve_names/); on the synthetic
+  world, the other shapes bare and as "<colour> <shape>" / "<style> <shape>" with the pretraining
+  colours and styles (the held-out ones stay unseen: they define the zero-shot suites); on other
+  datasets, their other class names. Duplicates and the forget classes (case-insensitive) are
+  removed from any list.
 - The best weights (lowest loss) of a run are kept, not the last; the retry rule judges them.
 - The weight term is on B A as in the paper (= ‖ΔP‖ / s).
 The method forgets class NAMES: with a subgroup or style forget spec it still edits the whole
@@ -66,6 +68,7 @@ from unlearn.config.ranges import at_least, fraction, positive
 from unlearn.config.schema import MethodConfig, Towers
 from unlearn.data import synthetic
 from unlearn.errors import UnlearnError, choices
+from unlearn.io import read_name_list
 from unlearn.lora import add_lora, merge_lora
 from unlearn.methods import METHODS
 from unlearn.models.anatomy import add_to_projection, encode_pre_projection, project, projection_matrix, projection_name
@@ -143,7 +146,7 @@ def space_adaptation(ctx) -> None:
     settings = resolve_settings(cfg, ctx.backbone, ctx.bench.name, len(forget_names))
     retain_names = clean_retain_names(
         load_names(cfg.retain_names) if cfg.retain_names is not None
-        else default_retain_names(ctx.bench.name, classnames, forget_names), forget_names)
+        else default_retain_names(ctx.bench, forget_names), forget_names)
     if not retain_names:
         raise UnlearnError("space_adaptation: no retain names left after removing the forget classes; "
                            "set method.retain_names")
@@ -268,13 +271,12 @@ def load_names(spec) -> list[str]:
             pass
     if not path.is_file():
         raise UnlearnError(f"method.retain_names: no file {path} (give a list, a JSON list file or a text file)")
-    text = path.read_text()
     if path.suffix == ".json":
-        names = json.loads(text)
+        names = json.loads(path.read_text())
         if not isinstance(names, list):
             raise UnlearnError(f"method.retain_names: {path} must hold a JSON list of names")
         return [str(n) for n in names]
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return read_name_list(path)
 
 
 def clean_retain_names(names: list[str], forget_names: list[str]) -> list[str]:
@@ -289,11 +291,12 @@ def clean_retain_names(names: list[str], forget_names: list[str]) -> list[str]:
     return out
 
 
-def default_retain_names(dataset: str, classnames: list[str], forget_names: list[str]) -> list[str]:
+def default_retain_names(bench, forget_names: list[str]) -> list[str]:
     """Retain names when none are given (see the module docstring)."""
-    others = [c for c in classnames if c not in forget_names]
-    if dataset != "synthetic":
-        return others
+    if bench.preserve_names:
+        return list(bench.preserve_names)
+    if bench.name != "synthetic":
+        return [c for c in bench.classnames if c not in forget_names]
     shapes = [s for s in synthetic.SHAPES if s not in forget_names]
     colours = [c for c in synthetic.COLOURS if c in synthetic.TRAIN_COLOURS]
     return [*shapes, *(f"{c} {s}" for s in shapes for c in colours),

@@ -36,6 +36,11 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
   `delta_margin` (held fixed within a step): "below δ" then means the class text is no longer
   the image's best match, whatever the overall cosine level. A fixed δ is not enough on its own:
   stage 2 then moves the forget images to where every class text is far, their own still nearest.
+- Margins are in logits (`delta_margin`, `soup_margin`): a gap of m logits is a factor e^m between
+  two classes' zero-shot probabilities, and the model's own logit scale turns it into a cosine gap
+  (zeroshot.logits_as_cosine). Cosine gaps are not comparable across CLIPs: own-vs-rival gaps are
+  ~0.33 on tiny_rn (logit scale 24) and a few hundredths on OpenAI CLIP (scale 100), while the
+  logit gaps contrastive training produces are alike. The tiny_rn_scale100 backbone checks it.
 - Distillation: KL on image-to-class-text logits over the dataset's classes with the training
   prompts, on retain and aligned images (`temperature`, `distill_weight`); forget term weight
   `remind_forget_weight`.
@@ -44,7 +49,7 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
 - EMA over the trained parameters (the adapters under LoRA), decay `ema_decay`.
 - Souping: θ_unlearned is the model after stage 2; grid `soup_grid` (steps of 0.05); rule
   `soup_rule` (smallest a with calibration forget accuracy ≤ `soup_forget_target`, see
-  unlearn/souping.py), that accuracy counting an image as recognised while its class cosine is
+  unlearn/souping.py), that accuracy counting an image as recognised while its class logit is
   within `soup_margin` of the best other class's (a buffer: the calibration forget set is small).
 """
 
@@ -71,13 +76,13 @@ from unlearn.fisher import Selection, block_fisher, model_blocks, relative_fishe
 from unlearn.io import write_json
 from unlearn.loops import ClassHead, Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
-from unlearn.losses import best_rival, cosine_hinge, distillation_kl, image_text_cosines
+from unlearn.losses import best_rival, distillation_kl, hinge, image_text_cosines
 from unlearn.methods import METHODS
 from unlearn.metrics import Objective
 from unlearn.models.anatomy import image_tower, tower_of
 from unlearn.progress import progress
 from unlearn.souping import SoupRule, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
-from unlearn.zeroshot import class_embeddings, zeroshot_logits
+from unlearn.zeroshot import class_embeddings, logits_as_cosine, zeroshot_logits
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +112,13 @@ class ThreeStageConfig(MethodConfig):
     # stage 1: forgetting
     forget_lr: float = positive(1e-3)
     forget_steps: int = at_least(1, 50)
-    # fixed cosine threshold; null: the best wrong class's cosine − margin
+    # fixed cosine threshold; null: the best wrong class's cosine − delta_margin
     delta: Optional[float] = ranged(None, low=-1, high=1)
-    delta_margin: float = at_least(0, 0.15)
+    delta_margin: float = at_least(0, 3.55)  # logits (= 0.15 cosine on tiny_rn, where it was tuned; 0.0355 on OpenAI CLIP)
     # stage 2: reminding
     remind_lr: float = positive(1e-3)
     remind_steps: int = at_least(1, 50)
-    remind_forget_weight: float = at_least(0, 30.0)
+    remind_forget_weight: float = at_least(0, 1.27)  # × the forget hinge (logits): 30 × the hinge in tiny_rn's cosines
     distill: bool = True  # false: no distillation (ablation)
     distill_weight: float = at_least(0, 1.0)
     temperature: float = positive(2.0)
@@ -133,9 +138,9 @@ class ThreeStageConfig(MethodConfig):
     # for marmoset; the class itself when no group holds it, as on the embedded benchmark) or fine
     forget_text: ForgetText = ForgetText.coarse
     soup_forget_target: float = fraction(0.05)
-    # a calibration forget image counts as recognised while its class cosine is within this margin
-    # of the best other class's: a safety buffer for small calibration sets (0: plain accuracy)
-    soup_margin: float = at_least(0, 0.05)
+    # a calibration forget image counts as recognised while its class logit is within this margin
+    # (logits) of the best other class's: a safety buffer for small calibration sets (0: plain accuracy)
+    soup_margin: float = at_least(0, 1.2)
 
 
 @dataclass
@@ -145,12 +150,14 @@ class ForgetTarget:
     head: ClassHead  # class texts, plus the coarse names under forget_text=coarse
     rows: torch.Tensor | None  # class index -> its coarse name's row of `head` (None: the class's own row)
     not_rivals: list[int]  # rows that never count as a better match (the forget classes themselves, under coarse)
+    logit_scale: float  # the original model's: the hinge is in its logits
 
 
 def forget_target(ctx, head: ClassHead, text_trains: bool) -> ForgetTarget:
     names = coarse_names(ctx.bench, ctx.task.forget_classes)
+    scale = float(ctx.original.logit_scale.exp())
     if ctx.cfg.forget_text == ForgetText.fine or names == [ctx.bench.classnames[c] for c in ctx.task.forget_classes]:
-        return ForgetTarget(head, None, [])  # the classes' own texts (no coarse group holds them)
+        return ForgetTarget(head, None, [], scale)  # the classes' own texts (no coarse group holds them)
     extra = sorted(set(names) - set(ctx.bench.classnames))
     classnames = ctx.bench.classnames + extra
     rows = torch.arange(len(ctx.bench.classnames))
@@ -159,7 +166,7 @@ def forget_target(ctx, head: ClassHead, text_trains: bool) -> ForgetTarget:
     log.info("three_stage: forget text %s", dict(zip((ctx.bench.classnames[c] for c in ctx.task.forget_classes), names)))
     coarse_head = ClassHead(ctx.model, ctx.tokenizer, classnames, ctx.bench.loss_templates, ctx.device, text_trains)
     not_rivals = [c for c in ctx.task.forget_classes if rows[c] != c]
-    return ForgetTarget(coarse_head, rows.to(ctx.device), not_rivals)
+    return ForgetTarget(coarse_head, rows.to(ctx.device), not_rivals, scale)
 
 
 @METHODS.register("three_stage", ThreeStageConfig)
@@ -223,18 +230,19 @@ def make_trainable(model: torch.nn.Module, blocks: dict[str, list[str]], cfg) ->
 
 def forget_loss(model, images: torch.Tensor, labels: torch.Tensor, forget_emb: torch.Tensor, target: ForgetTarget,
                 cfg) -> torch.Tensor:
-    """Hinge of the images' cosine to their forget text over δ (fixed, or per image: see the docstring);
-    `forget_emb` is `target.head()`, computed once per step by the caller."""
-    cosines = image_text_cosines(model, images, forget_emb)
+    """Hinge of the images' logit for their forget text over δ (fixed, or per image: see the
+    docstring), in the original model's logits so that its weight against stage 2's cross-entropy
+    means the same on any CLIP; `forget_emb` is `target.head()`, computed once per step by the caller."""
+    logits = target.logit_scale * image_text_cosines(model, images, forget_emb)
     rows = labels if target.rows is None else target.rows[labels]
-    own = cosines.gather(1, rows[:, None]).squeeze(1)
+    own = logits.gather(1, rows[:, None]).squeeze(1)
     if cfg.delta is not None:
-        return cosine_hinge(own, cfg.delta)
-    rivals = cosines.detach()
+        return hinge(own, target.logit_scale * cfg.delta)
+    rivals = logits.detach()
     if target.not_rivals:
         rivals = rivals.clone()
         rivals[:, target.not_rivals] = -torch.inf
-    return cosine_hinge(own, best_rival(rivals, rows) - cfg.delta_margin)
+    return hinge(own, best_rival(rivals, rows) - cfg.delta_margin)
 
 
 def forget_stage(ctx, params: list[torch.nn.Parameter], target: ForgetTarget) -> None:
@@ -299,12 +307,13 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
     """Stage 3: soup with the original; a chosen on the calibration split. Returns a."""
     cfg, model = ctx.cfg, ctx.model
     unlearned = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    margin = logits_as_cosine(original, cfg.soup_margin)
 
     @torch.no_grad()
     def measure(souped: torch.nn.Module) -> dict[str, float]:
         emb = class_embeddings(souped, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device)
         return {"forget/acc": calibration_accuracy(souped, ctx.task.calib_forget, emb, ctx.device, cfg.batch_size,
-                                                  margin=cfg.soup_margin),
+                                                  margin=margin),
                 "retain/acc": calibration_accuracy(souped, ctx.task.calib_retain, emb, ctx.device, cfg.batch_size)}
 
     with phase("soup_search"):
@@ -319,6 +328,6 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
     ctx.logger.summary({"three_stage/soup_a": a})
     if ctx.run_dir is not None:
         write_json(ctx.run_dir / "soup_curve.json", {"rule": cfg.soup_rule, "forget_target": cfg.soup_forget_target,
-                                                      "forget_margin": cfg.soup_margin, "chosen_a": a, "curve": curve})
+                                                      "forget_margin_logits": cfg.soup_margin, "chosen_a": a, "curve": curve})
         ctx.logger.image("soup_curve", plot_curve(curve, a, cfg.soup_forget_target, ctx.run_dir / "soup_curve.png"))
     return a

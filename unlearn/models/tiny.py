@@ -38,9 +38,11 @@ SHIPPED_DIR = Path(__file__).parents[1] / "assets"
 
 
 def cache_key(cfg) -> str:
+    pretrain = OmegaConf.to_container(cfg.pretrain) if isinstance(cfg.pretrain, DictConfig) else dict(cfg.pretrain)
     recipe = {
         "arch": open_clip.get_model_config(cfg.arch),
-        "pretrain": OmegaConf.to_container(cfg.pretrain) if isinstance(cfg.pretrain, DictConfig) else cfg.pretrain,
+        # unset (null) options stay out of the key, so adding an option keeps every existing checkpoint's key
+        "pretrain": {k: v for k, v in pretrain.items() if v is not None},
         "world": WORLD_VERSION,
         "tokenizer": str(cfg.tokenizer),
     }
@@ -97,10 +99,14 @@ def pretrain(cfg, out_path: Path) -> Path:
     torch.manual_seed(p.seed)
     rng = np.random.default_rng(p.seed)
     model = create_random(cfg.arch, cfg.quick_gelu).train()
+    if p.logit_scale is not None:
+        model.logit_scale.data.fill_(math.log(p.logit_scale))
+        model.logit_scale.requires_grad_(False)
     tokenizer = build_tokenizer(cfg)
     image_size = open_clip.get_model_config(cfg.arch)["vision_cfg"]["image_size"]
-    decay = [w for n, w in model.named_parameters() if w.ndim >= 2 and "logit_scale" not in n]
-    no_decay = [w for n, w in model.named_parameters() if w.ndim < 2 or "logit_scale" in n]
+    trained = [(n, w) for n, w in model.named_parameters() if w.requires_grad]
+    decay = [w for n, w in trained if w.ndim >= 2 and "logit_scale" not in n]
+    no_decay = [w for n, w in trained if w.ndim < 2 or "logit_scale" in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": p.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=p.lr)
     start = time.time()

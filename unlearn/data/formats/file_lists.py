@@ -27,12 +27,13 @@ class SplitJsonDatasetConfig(RealDatasetConfig):  # CoOp-style split JSON
     class_list: Optional[str] = None  # metadata list that names the classes without the data
 
 
-def _split_json_catalog(cfg) -> catalog.Catalog:
+def split_json_catalog(cfg) -> catalog.Catalog:
     if cfg.class_list is None:
         raise UnlearnError(f"dataset {cfg.name} lists no classes without its split file; set dataset.class_list")
     if cfg.class_list == "stanford_dogs":
         return catalog.Catalog(cfg.name, catalog.spaced(catalog.stanford_dogs_classnames()))
     return catalog.Catalog(cfg.name, catalog.spaced(catalog.class_list(cfg.class_list)))
+
 
 SPLIT_JSON_LAYOUT = ('root/<split_file> = {"train": [[<image path under root/<image_dir>>, <label>, <class name>], ...], '
                      '"val": [...], "test": [...]} (CoOp split_zhou_*.json)')
@@ -60,7 +61,7 @@ def _split_classnames(splits: dict, path: Path) -> list[str]:
     return [prompt_name(names[i]) for i in range(len(names))]
 
 
-@FORMATS.register("split_json", SplitJsonDatasetConfig, catalog=_split_json_catalog)
+@FORMATS.register("split_json", SplitJsonDatasetConfig, catalog=split_json_catalog)
 def load_split_json(cfg, transform: Callable, with_train: bool) -> LoadedData:
     root = require_dir(Path(cfg.root).expanduser(), SPLIT_JSON_LAYOUT)
     path = root / cfg.split_file
