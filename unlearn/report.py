@@ -49,12 +49,14 @@ DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "r
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
 NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
-                    "device", "num_threads", "save_checkpoint", "eval.batch_size"}
+                    "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit"}
+# config keys that add measurements without changing the run's accuracies: runs differing there share a row
+MEASUREMENT_ONLY = ("audit",)
 # the papers' methods last, baselines before them, the original model first
 METHOD_ORDER = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn",
                 "lipschitz", "space_adaptation", "three_stage")
 ACCURACY_COLUMNS = {"forget/acc": "Target ↓", "retain/acc": "Retain ↑", "others/acc": "Others ↑"}
-# aggregate scores (unlearn/metrics.py) and times: a column only when some row of the table has it
+# aggregate scores (unlearn/metrics/formulas.py) and times: a column only when some row of the table has it
 EXTRA_COLUMNS = {"score": "Score ↑", "paper_score": "Paper Score ↑", "average_gain": "Avg gain ↓",
                  "time/unlearn_s": "Unlearn s"}
 
@@ -115,7 +117,8 @@ class Table:
 
 def to_run(folder: RunFolder) -> Run:
     return Run(path=folder.path, metrics=folder.metrics, variant=variant_label(folder.overrides),
-               setting=_digest(folder.config, exclude=("seed",)), base=_digest(folder.config, exclude=("seed", "method")),
+               setting=_digest(folder.config, exclude=("seed", *MEASUREMENT_ONLY)),
+               base=_digest(folder.config, exclude=("seed", "method", *MEASUREMENT_ONLY)),
                config=folder.config, soup=read_soup_curve(folder.path / "soup_curve.json"))
 
 
@@ -345,7 +348,7 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
     notes = _notes(tables)
     lines = ["# Results", "",
              "Zero-shot top-1 accuracy in %; Score (ours), Paper Score (the three-stage paper's) and Avg gain "
-             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics.py); mean ± sample std over n seeds. "
+             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± sample std over n seeds. "
              "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
              "further columns: held-out zero-shot suites. `original (before)`: the model before unlearning (the "
              "runs' `before` metrics); `original`: runs of the no-op method. `↳ published`: the paper's numbers for the row above.", ""]
@@ -354,12 +357,85 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
                   "|" + "---|" * len(_header(table))]
         lines += ["| " + " | ".join(_row_cells(table, row, notes)) + " |" for row in table.rows]
         lines += [""] + [f"![{path.stem}]({path.name})" for path in plots.get(table.slug, [])] + [""]
+        lines += audit_lines(table)
         lines += cost_lines(table)
     if notes:
         lines += ["Notes on published numbers:", ""] + [f"[{n}] {text}" for text, n in notes.items()] + [""]
     if skipped:
         lines += [f"## Skipped runs ({len(skipped)})", ""] + [f"- `{path}`: {why}" for path, why in skipped] + [""]
     return "\n".join(lines)
+
+
+AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
+    "relearn/1/forget/acc": "Relearn@1 ↓", "relearn/10/forget/acc": "Relearn@10 ↓",
+    "relearn/steps_to_half": "Steps to half ↑", "probe/forget/acc": "Probe forget ↓",
+    "probe/retain/acc": "Probe retain ↑", "mia/efficacy": "MIA efficacy ↑", "prompts/worst": "Other prompts ↓",
+}
+
+
+def audited(run: Run, model: str) -> dict[str, float]:
+    """One run's audit of `model` (unlearn/audit.py) by AUDIT_COLUMNS key; `prompts/worst` is the
+    highest forget accuracy over its prompt sets (the prompts that recover the most)."""
+    prefix = f"audit/{model}/"
+    values = {k.removeprefix(prefix): v for k, v in run.metrics.items() if k.startswith(prefix)}
+    prompts = [v for k, v in values.items() if k.startswith("prompts/") and k.endswith("/forget/acc") and v is not None]
+    if prompts:
+        values["prompts/worst"] = max(prompts)
+    return values
+
+
+def audit_lines(table: Table) -> list[str]:
+    """The audit per row (mean ± std over seeds): the original and reference models once per
+    backbone, then every method's unlearned model; gap and ToW when a reference was audited."""
+    rows = []
+    for backbone in dict.fromkeys(row.backbone for row in table.rows):
+        runs = [run for row in table.rows if row.kind == "ours" and row.backbone == backbone for run in row.runs]
+        for model in ("original", "reference"):
+            first = {}
+            for run in runs:
+                if audited(run, model):
+                    first.setdefault(run.metrics["seed"], audited(run, model))
+            if first:
+                rows.append([backbone, f"{model} model", "", _audit_values(list(first.values()))])
+        for row in (r for r in table.rows if r.kind == "ours" and r.backbone == backbone):
+            per_run = [audited(run, "unlearned") | {k.removeprefix("audit/"): v for k, v in run.metrics.items()
+                                                   if k in ("audit/tow", "audit/gap/mean")} for run in row.runs]
+            if any(per_run):
+                rows.append([backbone, row.method, row.variant, _audit_values(per_run)])
+    if not rows:
+        return []
+    extra = {"tow": "ToW ↑", "gap/mean": "Gap to ref ↓"}
+    columns = {**AUDIT_COLUMNS, **{k: v for k, v in extra.items() if any(k in r[3] for r in rows)}}
+    variants = any(r[2] for r in rows)
+    header = ["Backbone", "Model", *(["Variant"] if variants else []), *columns.values()]
+    lines = ["Audit (audit=standard; accuracies in %, mean ± std over seeds; unlearn/audit.py): Relearn@k = forget "
+             "accuracy after k fine-tuning steps on 8 forget images, Steps to half = the first k that recovers half "
+             "of the original's forget accuracy (never: –), Probe = linear probe on frozen image features, MIA "
+             "efficacy = share of forget images called non-members, Other prompts = the highest forget accuracy "
+             "over the paraphrase and attribute prompt sets, Gap/ToW = against the reference model.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for backbone, model, variant, values in rows:
+        cells = [_audit_cell(key, values.get(key)) for key in columns]
+        lines.append("| " + " | ".join([backbone, model, *([variant] if variants else []), *cells]) + " |")
+    return lines + [""]
+
+
+def _audit_values(per_run: list[dict]) -> dict[str, tuple[float, float | None] | None]:
+    keys = {k for values in per_run for k in values}
+    out = {}
+    for key in keys:
+        present = [v[key] for v in per_run if v.get(key) is not None]
+        out[key] = mean_std(present) if present else None
+    return out
+
+
+def _audit_cell(key: str, value: tuple[float, float | None] | None) -> str:
+    if value is None:
+        return "–"
+    mean, std = value
+    scale = 1.0 if key in ("relearn/steps_to_half", "tow") else 100.0
+    digits = 1 if scale == 100.0 or key == "relearn/steps_to_half" else 3
+    return f"{scale * mean:.{digits}f}" + (f" ± {scale * std:.{digits}f}" if std is not None else "")
 
 
 def cost_lines(table: Table) -> list[str]:
@@ -492,11 +568,44 @@ def plot_soup(table: Table, row: Row, path: Path) -> Path:
     return save_png(fig, path, dpi=110)
 
 
+def plot_relearn(table: Table, colours: dict[str, str], path: Path) -> Path | None:
+    """Forget accuracy vs relearning steps (audit), one line per method's unlearned model plus the
+    original and reference models, one panel per backbone; None when no run was audited."""
+    curves = defaultdict(lambda: defaultdict(list))  # (backbone, label) -> k -> values
+    for row in (r for r in table.rows if r.kind == "ours"):
+        for run in row.runs:
+            for model, label in (("unlearned", row.method), ("original", "original"), ("reference", "reference")):
+                for key, value in audited(run, model).items():
+                    parts = key.split("/")
+                    if parts[0] == "relearn" and parts[2:] == ["forget", "acc"] and value is not None:
+                        curves[(row.backbone, label)][int(parts[1])].append(100 * value)
+    if not curves:
+        return None
+    backbones = list(dict.fromkeys(b for b, _ in curves))
+    fig = figure(4.6 * len(backbones), 3.6)
+    for ax, backbone in zip(fig.subplots(1, len(backbones), squeeze=False)[0], backbones):
+        for (b, label), points in curves.items():
+            if b != backbone:
+                continue
+            ks = sorted(points)
+            style = {"original": dict(color="black", linestyle="--"), "reference": dict(color="grey", linestyle=":")}
+            ax.plot(ks, [float(np.mean(points[k])) for k in ks], marker="o", markersize=3, label=label,
+                    **style.get(label, dict(color=colours.get(label, "grey"), linestyle="-")))
+        ax.set_xscale("log")
+        ax.set(ylim=(-4, 104), xlabel="fine-tuning steps on forget images", ylabel="Target (forget) accuracy %")
+        ax.set_title(f"relearning · {table.forget}\n{table.dataset} · {backbone}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return save_png(fig, path, dpi=110)
+
+
 def write_plots(tables: list[Table], out: Path) -> dict[str, list[Path]]:
     colours = _colours(tables)
     plots: dict[str, list[Path]] = {}
     for table in tables:
         paths = [plot_tradeoff(table, colours, out / f"tradeoff_{table.slug}.png")]
+        if relearn := plot_relearn(table, colours, out / f"relearn_{table.slug}.png"):
+            paths.append(relearn)
         for i, row in enumerate(table.rows):
             if any(run.soup for run in row.runs):
                 name = f"soup_{table.slug}_{_slug(row.backbone)}_{_slug(row.method)}_{i}.png"

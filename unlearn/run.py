@@ -22,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn import cost
+from unlearn import audit, cost
 from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
@@ -32,7 +32,8 @@ from unlearn.evaluation import Evaluator
 from unlearn.loggers import build_logger
 from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
-from unlearn.metrics import SCORES, score_components
+from unlearn.metrics import METRICS
+from unlearn.metrics.base import MetricContext
 from unlearn.models.anatomy import image_tower
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
@@ -58,6 +59,11 @@ class Job:
     logger: Any
     undecodable: dict[str, int]  # images left out per set (dataset.skip_bad_images)
 
+    def metric_context(self, before: dict[str, float]) -> MetricContext:
+        return MetricContext(bench=self.bench, task=self.task, forget=self.cfg.forget, tokenizer=self.tokenizer,
+                             device=self.device, evaluator=self.evaluator, seed=self.cfg.seed,
+                             batch_size=self.cfg.eval.batch_size, before=before)
+
     def method_context(self) -> UnlearnContext:
         return UnlearnContext(model=self.model, tokenizer=self.tokenizer, bench=self.bench, task=self.task,
                               cfg=self.cfg.method, device=self.device, seed=self.cfg.seed, logger=self.logger,
@@ -72,6 +78,13 @@ def check_config(cfg: DictConfig) -> None:
     errors = config_errors(cfg)
     if errors:
         raise UnlearnError("; ".join(errors))
+    for metric in (*cfg.eval.metrics.values(), *cfg.audit.metrics.values()):
+        METRICS.get(metric.name)
+    if not any(metric.name == "scores" for metric in cfg.eval.metrics.values()):
+        raise UnlearnError(f"objective={cfg.objective} is a key of the scores metric; keep eval.metrics.scores")
+    reference = audit.reference_backbone(cfg)
+    if reference is not None and cfg.audit.reference != "retrain" and not Path(cfg.audit.reference).is_file():
+        raise UnlearnError(f"audit.reference={cfg.audit.reference}: no such checkpoint (valid: retrain, or a checkpoint path)")
 
 
 def wandb_group(cfg: DictConfig) -> str | None:
@@ -115,7 +128,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
     if done and (not cfg.save_checkpoint or (run_dir / "model.pt").is_file()):
         log.info("skipping %s: complete metrics.json with the same config found", run_dir)
         write_status(run_dir, "complete", digest, skipped=True)
-        return SCORES[cfg.objective](done["before"], done["after"])
+        return done[cfg.objective]
     if aside := set_aside(run_dir):
         log.info("moved the results of an earlier attempt to %s", aside)
     write_status(run_dir, "running", digest)
@@ -183,12 +196,19 @@ def interruptible():
 
 def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) -> dict:
     cfg, evaluator, logger = job.cfg, job.evaluator, job.logger
+    measured, audited = cfg.eval.metrics, cfg.audit.metrics
     start = time.perf_counter()
     with cost.phase("before_eval"):
-        before, per_class_before = evaluator(job.model)
+        before = audit.measure(job.metric_context({}), job.model, measured)
+        per_class_before = evaluator(job.model)[1]  # features and heads cached: no second pass
     eval_s = time.perf_counter() - start
     logger.log({f"before/{k}": v for k, v in before.items()}, step=0)
     log.info("before: %s", _fmt(before))
+    mctx = job.metric_context(before)
+    audits = {}
+    if audited:
+        with cost.phase("audit_original"):
+            audits |= audit.audit(mctx, job.model, audited, "original")
 
     ctx = job.method_context()
     seed_everything(cfg.seed)
@@ -201,15 +221,18 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
 
     start = time.perf_counter()
     with cost.phase("after_eval"):
-        after, per_class_after = evaluator(job.model)
+        after = audit.measure(mctx, job.model, measured)
+        per_class_after = evaluator(job.model)[1]
     eval_s += time.perf_counter() - start
     log.info("after:  %s", _fmt(after))
+    if audited:
+        audits |= audit_unlearned(job, mctx, after)
 
+    aggregates = audit.aggregate(before, after, measured)
     metrics = {
         "before": before,
         "after": after,
-        **{name: compute(before, after) for name, compute in SCORES.items()},
-        "score_components": score_components(before, after),
+        **aggregates,
         "stages": ctx.stage_metrics,
         "time/unlearn_s": unlearn_s,
         "time/eval_s": eval_s,
@@ -220,15 +243,35 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
         "dataset": cfg.dataset.name,
         "seed": cfg.seed,
         **({"data/undecodable": job.undecodable} if cfg.dataset.skip_bad_images else {}),
+        **audits,
     }
-    logger.log({f"after/{k}": v for k, v in after.items()} | {name: metrics[name] for name in SCORES}, step=ctx._step)
+    logger.log({f"after/{k}": v for k, v in after.items()} | numeric_leaves(aggregates), step=ctx._step)
     logger.table("per_class_accuracy", ["class", "before", "after"],
                  [[c, per_class_before[c], per_class_after[c]] for c in per_class_before])
+    if audited:
+        logger.table("relearn_curve", ["model", "steps", "forget_acc", "others_acc"], audit.relearn_curve(audits))
     logger.summary(numeric_leaves(metrics))  # W&B carries every number metrics.json carries
-    log.info("score %.2f  paper score %.2f  average gain %.2f  unlearn %.1fs  eval %.1fs", metrics["score"],
-             metrics["paper_score"], metrics["average_gain"], unlearn_s, eval_s)
+    log.info("%s  unlearn %.1fs  eval %.1fs", "  ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in aggregates.items()
+                                                       if isinstance(v, float)), unlearn_s, eval_s)
     return metrics
 
 
+def audit_unlearned(job: Job, mctx: MetricContext, after: dict) -> dict:
+    """The audit of the unlearned model, and of the reference with the gaps to it when one is set."""
+    audited = job.cfg.audit.metrics
+    with cost.phase("audit_unlearned"):
+        audits = audit.audit(mctx, job.model, audited, "unlearned")
+    reference = audit.reference_model(job.cfg, job.device)
+    if reference is None:
+        return audits
+    cost.count_encodes(image_tower(reference))
+    with cost.phase("audit_reference"):
+        measured = audit.measure(mctx, reference, job.cfg.eval.metrics)
+        theirs = {f"audit/reference/{k}": v for k, v in measured.items()} | audit.audit(mctx, reference, audited,
+                                                                                       "reference")
+    log.info("reference: %s", _fmt(measured))
+    return audits | theirs | audit.compare(after, audits, theirs)
+
+
 def _fmt(metrics: dict[str, float]) -> str:
-    return "  ".join(f"{k.removesuffix('/acc')} {100 * v:.1f}" for k, v in metrics.items())
+    return "  ".join(f"{k.removesuffix('/acc')} {100 * v:.1f}" for k, v in metrics.items() if isinstance(v, float))

@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn.io import write_json
 
 # the parts of the config that determine the result (not logging or bookkeeping)
-RESULT_KEYS = ("dataset", "backbone", "method", "forget", "task", "eval", "seed")
+RESULT_KEYS = ("dataset", "backbone", "method", "forget", "task", "eval", "audit", "seed")
 # fields (at any depth) that say how data is read, not which data: runs that differ only there are one config
 LOADING_FIELDS = frozenset({"num_workers", "cache_dir", "download"})
 REQUIRED_METRICS = ("forget/acc", "retain/acc", "others/acc")  # in both `before` and `after`

@@ -8,7 +8,7 @@ Rules:
   (closest to the original model that still forgets);
 - `best_retain_below`: among the a at or under the target, the best retain accuracy (ties:
   the smaller a);
-- `best_score`: the best score (`objective`: ours or the paper's, unlearn/metrics.py) of the
+- `best_score`: the best score (`objective`: ours or the paper's, unlearn/metrics/formulas.py) of the
   calibration metrics against the original's (a = 0).
 When no a reaches the target, the below-target rules fall back to the lowest forget accuracy
 (ties: the larger a).

@@ -35,7 +35,7 @@ def logits_as_cosine(model, logits: float) -> float:
     """A gap in zero-shot logits (a log-probability ratio of the softmax) as the cosine gap that
     gives it on `model`: divided by its logit scale. Settings in logits mean the same on any CLIP
     (OpenAI's scale is 100, the tiny CLIPs' 24-30); the same settings in cosine units do not."""
-    return logits / float(model.logit_scale.exp())
+    return logits / float(model.logit_scale.detach().exp())
 
 
 @torch.no_grad()

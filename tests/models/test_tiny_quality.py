@@ -15,10 +15,10 @@ from unlearn.zeroshot import class_embeddings, image_features
 TARGETED = sorted(p.stem for p in (ROOT / "conf" / "forget").glob("synthetic_*.yaml"))
 
 
-def _measure(backbone: str, model=None):
+def _measure(backbone: str, model=None, *overrides: str):
     """(mean per-class accuracy, {preset: accuracy on the preset's forget set}, all metrics of
     the default preset) on the held-out test pool, evaluated once."""
-    cfg = compose_config(f"backbone={backbone}")
+    cfg = compose_config(f"backbone={backbone}", *overrides)
     built, tokenizer = build_backbone(cfg.backbone)
     model = built if model is None else model
     bench = build_benchmark(cfg.dataset, transform=None)
@@ -35,11 +35,27 @@ def _measure(backbone: str, model=None):
     return float(np.mean(list(per_class.values()))), targeted, metrics
 
 
+PRETRAIN_SEEDS = (0, 1, 2)  # independently pretrained checkpoints of each tiny backbone, all shipped
+
+
+@pytest.mark.parametrize("seed", PRETRAIN_SEEDS)
 @pytest.mark.parametrize("backbone", ["tiny_rn", "tiny_vit"])
-def test_checkpoint_ships(backbone):
-    path = find_cached(compose_config(f"backbone={backbone}").backbone)
+def test_checkpoint_ships(backbone, seed):
+    path = find_cached(compose_config(f"backbone={backbone}", f"backbone.pretrain.seed={seed}").backbone)
     assert path is not None and path.parent.name == "assets"
     assert path.stat().st_size <= 5 * 1024 * 1024
+
+
+def test_shipped_checkpoints_fit_the_size_budget():
+    assert sum(p.stat().st_size for p in (ROOT / "unlearn" / "assets").glob("*.pt")) <= 12 * 1024 * 1024
+
+
+@pytest.mark.slow  # ~30 s: the shipped files only change with `make pretrain OUT=unlearn/assets`
+@pytest.mark.parametrize("seed", PRETRAIN_SEEDS[1:])
+@pytest.mark.parametrize("backbone", ["tiny_rn", "tiny_vit"])
+def test_every_pretraining_seed_meets_the_quality_bar(backbone, seed):
+    overall, targeted, _ = _measure(backbone, None, f"backbone.pretrain.seed={seed}")
+    assert overall >= 0.85 and min(targeted.values()) >= 0.70, (overall, targeted)
 
 
 def test_tiny_rn_quality_bar():

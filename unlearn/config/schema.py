@@ -17,7 +17,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from unlearn.config.ranges import at_least, fraction, positive
-from unlearn.metrics import Objective
+from unlearn.metrics.formulas import Objective
 
 
 class Towers(StrEnum):
@@ -71,6 +71,9 @@ class PretrainConfig:
     # cosine gaps are large); a number fixes it, e.g. 100 as OpenAI CLIP ends, which trains the model
     # towards real CLIP's geometry: the same logit gaps from much smaller cosine gaps
     logit_scale: Optional[float] = positive(None)
+    # images never shown in pretraining: {classes: [...], attributes: {colour: red, ...}} (the forget
+    # spec of a retrained reference model, unlearn/audit.py); null: the whole pretraining world
+    leave_out: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -110,6 +113,9 @@ class DatasetConfig:
     # near-neighbour class names for methods that preserve names (space adaptation): the name of a
     # list shipped in unlearn/data/metadata/preserve_names/ (stanford_dogs, ...); null: none
     preserve_names: Optional[str] = None
+    # the audit's paraphrase prompt sets (name -> templates), disjoint from `templates` and
+    # `train_templates` (unlearn/metrics/prompts.py)
+    audit_prompts: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +126,9 @@ class RealDatasetConfig(DatasetConfig):
     # prompts for methods that train on text: disjoint from every dataset's CLIP evaluation templates
     train_templates: list[str] = field(default_factory=lambda: ["a {}.", "an image of a {}."])
     num_workers: int = at_least(0, 8)
+    # phrasings CLIP's prompt sets do not use: the bare name, and two plain sentences
+    audit_prompts: dict[str, list[str]] = field(default_factory=lambda: {
+        "bare": ["{}"], "sentence": ["this is a {}.", "an example of a {}."]})
     # share of each training class kept apart as the calibration pool
     calib_fraction: float = fraction(0.05, low_open=True, high_open=True)
     split_seed: int = at_least(0, 0)  # seeds the splits made here (calibration pool, style datasets' train/test)
@@ -155,6 +164,24 @@ class LoopConfig(MethodConfig):
 
 
 @dataclass
+class MetricConfig:
+    """What every metric has; each metric's schema extends it (unlearn/metrics/)."""
+
+    name: str = MISSING
+
+
+@dataclass
+class AuditConfig:
+    """How deep the forgetting goes (unlearn/audit.py): `audit=none` (default) or `standard`."""
+
+    name: str = MISSING
+    metrics: dict[str, Any] = field(default_factory=dict)  # name -> metric config (conf/metric/)
+    # the model the unlearned one should resemble: null (none), `retrain` (the tiny CLIP pretrained
+    # again without the forget spec's images, cached; embedded benchmark only) or a checkpoint path
+    reference: Optional[str] = None
+
+
+@dataclass
 class LoggerConfig:
     name: LoggerName = MISSING
     project: str = "unlearn"
@@ -172,6 +199,8 @@ class EvalConfig:
     # extra zero-shot suites, name -> any dataset config (its test split is used), e.g.
     # `+dataset@eval.zeroshot.cifar10=cifar10`; the synthetic dataset keeps its built-in suites too
     zeroshot: dict[str, Any] = field(default_factory=dict)
+    # name -> metric config measured before and after unlearning (conf/config.yaml: zeroshot, scores)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -181,6 +210,7 @@ class RunConfig:
     method: Any = MISSING
     forget: ForgetConfig = MISSING
     logger: LoggerConfig = MISSING
+    audit: AuditConfig = MISSING
     task: TaskConfig = field(default_factory=TaskConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = at_least(0, 0)
@@ -191,7 +221,7 @@ class RunConfig:
     resume: bool = True
     save_checkpoint: bool = False
     experiment: Optional[str] = None  # name of the experiment preset, used as W&B group
-    # the value a job returns to Hydra: what an Optuna sweep maximises (unlearn/metrics.py)
+    # the value a job returns to Hydra: what an Optuna sweep maximises (unlearn/metrics/formulas.py)
     objective: Objective = Objective.score
 
 

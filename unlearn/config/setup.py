@@ -13,7 +13,7 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from unlearn.config.schema import BackboneConfig, ForgetConfig, LoggerConfig, PretrainRunConfig, RunConfig
+from unlearn.config.schema import AuditConfig, BackboneConfig, ForgetConfig, LoggerConfig, PretrainRunConfig, RunConfig
 from unlearn.rundir import job_dirname
 
 
@@ -44,6 +44,10 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("job_dir", lambda *, _root_: job_dirname(_root_), replace=True)
     # `--help` (conf/hydra/default.yaml): the user-facing groups and their options
     OmegaConf.register_new_resolver("config_groups", config_groups, replace=True)
+    # `${when:${backbone.name},tiny_rn,retrain}`: a value for some jobs of a sweep only (the third
+    # argument where the first equals the second, else null), e.g. an expensive audit reference
+    OmegaConf.register_new_resolver("when", lambda value, equals, then: then if str(value) == str(equals) else None,
+                                    replace=True)
 
 
 def register_schemas() -> None:
@@ -52,6 +56,7 @@ def register_schemas() -> None:
     # the registries import their modules (torch and all): only entrypoints that compose need them
     from unlearn.data.formats import FORMATS
     from unlearn.methods import METHODS
+    from unlearn.metrics import METRICS
 
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
@@ -59,7 +64,8 @@ def register_schemas() -> None:
     store.store(group="schema/backbone", name="backbone", node=BackboneConfig)
     store.store(group="schema/forget", name="forget", node=ForgetConfig)
     store.store(group="schema/logger", name="logger", node=LoggerConfig)
-    for group, registry in (("schema/method", METHODS), ("schema/dataset", FORMATS)):
+    store.store(group="schema/audit", name="audit", node=AuditConfig)
+    for group, registry in (("schema/method", METHODS), ("schema/dataset", FORMATS), ("schema/metric", METRICS)):
         for name, entry in registry.load().items():
             store.store(group=group, name=name, node=entry.config)
 

@@ -40,6 +40,7 @@ def build_benchmark(cfg, transform: Callable | None) -> Benchmark:
         attribute_values=data.attribute_values,
         groups=data.groups,
         preserve_names=preserve_names(cfg.preserve_names) if cfg.preserve_names else [],
+        audit_prompts={name: list(templates) for name, templates in cfg.audit_prompts.items()},
     )
 
 

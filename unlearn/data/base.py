@@ -107,6 +107,7 @@ class Benchmark:
     # forget spec without attributes forgets a class and keeps its group siblings
     groups: dict[str, list[str]] = field(default_factory=dict)
     preserve_names: list[str] = field(default_factory=list)  # near neighbours of the classes (dataset.preserve_names)
+    audit_prompts: dict[str, list[str]] = field(default_factory=dict)  # the audit's paraphrase sets
 
     @property
     def loss_templates(self) -> list[str]:

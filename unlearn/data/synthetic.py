@@ -146,15 +146,24 @@ def render(shapes: np.ndarray, colours: np.ndarray, styles: np.ndarray, rng: np.
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def training_combos() -> list[tuple[int, int, int]]:
-    """(shape, colour, style) index triples allowed in pretraining."""
+def training_combos(leave_out: dict | None = None) -> list[tuple[int, int, int]]:
+    """(shape, colour, style) index triples allowed in pretraining; `leave_out` ({classes: [...],
+    attributes: {colour|style: value}}) removes the combinations a forget spec covers."""
     heldout = set(HELDOUT_PAIRS)
+    classes = set((leave_out or {}).get("classes", ()))
+    attributes = dict((leave_out or {}).get("attributes", {}))
+
+    def left_out(shape: str, colour: str, style: str) -> bool:
+        values = {"colour": colour, "style": style}
+        return shape in classes and all(values[k] == v for k, v in attributes.items())
+
     return [
         (i, c, t)
         for i, shape in enumerate(SHAPES)
         for c, colour in enumerate(COLOURS)
         for t, style in enumerate(STYLES)
         if colour in TRAIN_COLOURS and style in TRAIN_STYLES and (shape, colour) not in heldout
+        and not left_out(shape, colour, style)
     ]
 
 
@@ -206,11 +215,12 @@ def vocabulary() -> list[str]:
     return sorted(words | {"photo", "picture", "image", "of", "a", "an", "type", "shape", "the"})
 
 
-def pretraining_batch(batch_size: int, rng: np.random.Generator,
-                      image_size: int = 32) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """A fresh batch from the pretraining distribution: images, captions, and the boolean
-    matrix `matches[i, j]` = caption j describes image i (several captions can fit one image)."""
-    combos = np.array(training_combos(), dtype=np.int64)
+def pretraining_batch(batch_size: int, rng: np.random.Generator, image_size: int = 32,
+                      leave_out: dict | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A fresh batch from the pretraining distribution (without `leave_out`'s combinations): images,
+    captions, and the boolean matrix `matches[i, j]` = caption j describes image i (several captions
+    can fit one image)."""
+    combos = np.array(training_combos(leave_out), dtype=np.int64)
     triples = combos[rng.integers(len(combos), size=batch_size)]
     images = render(triples[:, 0], triples[:, 1], triples[:, 2], rng, image_size)
     colour_names = list(COLOURS)

@@ -126,6 +126,15 @@ def _masks(images: ImageSet, classes: list[int], attributes: dict, kind: str = "
     return forget, retain, ~in_classes
 
 
+def spec_masks(bench: Benchmark, forget, images: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(forget, retain, others) boolean masks of the forget spec over any of the dataset's image sets
+    (e.g. the whole training pool, where the task holds only samples of it)."""
+    classes = validate_forget(bench, forget)
+    siblings = ([bench.classnames.index(c) for c in group_siblings(bench, forget)]
+                if forget.kind == "subgroup" and not forget.attributes else [])
+    return _masks(images, classes, dict(forget.attributes), forget.kind, siblings)
+
+
 def _pick(mask: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:
     """Sorted indices of `mask`, at most `size` of them drawn at random (all when size is None)."""
     indices = np.flatnonzero(mask)

@@ -25,8 +25,10 @@ from unlearn.zeroshot import zeroshot_logits
 class ScrubConfig(MethodConfig):
     lr: float = positive(3e-5)
     batch_size: int = at_least(1, 64)
-    rounds: int = at_least(1, 6)
-    forget_rounds: int = at_least(0, 4)  # the first rounds that also hold a max (forget) phase
+    # 6 / 4 left red circles at 52 % on the default preset; 8 / 6 forgets them (0 %, seeds 0-2) and
+    # class arrow (0 %); blue stars resist any setting tried (the min phase on the other stars holds them)
+    rounds: int = at_least(1, 8)
+    forget_rounds: int = at_least(0, 6)  # the first rounds that also hold a max (forget) phase
     forget_steps: int = at_least(1, 10)  # max steps per round
     retain_steps: int = at_least(1, 10)  # min steps per round
     kl_weight: float = at_least(0, 1.0)  # α: KL to the teacher on retain

@@ -114,7 +114,7 @@ def pretrain(cfg, out_path: Path) -> Path:
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, p)
-        images, captions, matches = synthetic.pretraining_batch(p.batch_size, rng, image_size)
+        images, captions, matches = synthetic.pretraining_batch(p.batch_size, rng, image_size, p.leave_out)
         img = model.encode_image(normalize_uint8(torch.from_numpy(images)), normalize=True)
         txt = model.encode_text(tokenizer(captions), normalize=True)
         logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T

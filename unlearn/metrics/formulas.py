@@ -12,7 +12,7 @@ mean over the held-out suites (the retain ratio when a dataset has none); the ha
 punishes failing any one of forgetting, retaining and zero-shot ability.
 
 `paper_score` reproduces every RN50 row of the three-stage paper's Table A from the table's own
-accuracies (tests/test_metrics.py): its 7 terms there are Target, Retain, ImageNet-All (our
+accuracies (tests/metrics/test_formulas.py): its 7 terms there are Target, Retain, ImageNet-All (our
 `others`) and the CIFAR, Food, STL and ObjectNet suites. `average_gain` follows the space-adaptation
 paper's description ("averages the forget-accuracy ratio after/before and the clipped relative
 drops of the others"; lower is better); its published values could not be read, so the exact

@@ -1,0 +1,117 @@
+"""The audit (`audit=standard`): whether forgetting is deep or shallow. The metrics of
+`audit.metrics` (relearn, probe, mia, prompts: unlearn/metrics/) measure three models:
+
+| model | measured | keys in metrics.json |
+|---|---|---|
+| `original` | before unlearning | `audit/original/<key>` |
+| `unlearned` | after unlearning | `audit/unlearned/<key>` |
+| `reference` | with `audit.reference` set | `audit/reference/<key>`, and its `eval.metrics` (`audit/reference/forget/acc`, ...) |
+
+With a reference, `audit/gap/<key>` = |unlearned − reference| for every accuracy-like value both
+have (the zero-shot accuracies included), `audit/gap/mean` their mean, and `audit/tow` = ∏ over
+forget, retain and others of (1 − |acc_unlearned − acc_reference|) (ToW, Zhao et al. 2024: 1 means
+indistinguishable from the reference). `audit.reference`: `retrain` pretrains the tiny CLIP again
+on the embedded world without the forget spec's images (same recipe, cached like every tiny
+checkpoint), or a checkpoint path of the same architecture (e.g. a model trained without the data).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+from omegaconf import OmegaConf
+
+from unlearn.errors import UnlearnError
+from unlearn.metrics import METRICS
+from unlearn.models.backbones import build_backbone
+
+log = logging.getLogger(__name__)
+
+TOW_PARTS = ("forget/acc", "retain/acc", "others/acc")
+
+
+def measure(mctx, model: torch.nn.Module, metrics: dict) -> dict:
+    """Every model metric of `metrics` (name -> config) on `model`: their keys, merged."""
+    out = {}
+    for cfg in metrics.values():
+        entry = METRICS.get(cfg.name)
+        if not entry.extras.get("aggregate"):
+            out.update(entry.run(mctx, model, cfg))
+    return out
+
+
+def aggregate(before: dict, after: dict, metrics: dict) -> dict:
+    """Every aggregate metric of `metrics` from the before and after measurements."""
+    out = {}
+    for cfg in metrics.values():
+        entry = METRICS.get(cfg.name)
+        if entry.extras.get("aggregate"):
+            out.update(entry.run(before, after, cfg))
+    return out
+
+
+def audit(mctx, model: torch.nn.Module, metrics: dict, label: str) -> dict:
+    return {f"audit/{label}/{key}": value for key, value in measure(mctx, model, metrics).items()}
+
+
+def reference_backbone(cfg):
+    """The backbone config of `audit.reference`, or None when it is not set."""
+    reference = cfg.audit.reference
+    if reference is None:
+        return None
+    backbone = OmegaConf.to_container(cfg.backbone)
+    if reference == "retrain":
+        if cfg.backbone.pretrained != "synthetic" or cfg.dataset.name != "synthetic":
+            raise UnlearnError(f"audit.reference=retrain pretrains a tiny CLIP on the embedded world; backbone "
+                               f"{cfg.backbone.name} on dataset {cfg.dataset.name} cannot be; give a checkpoint "
+                               "path (audit.reference=/path/to/model.pt)")
+        backbone["pretrain"]["leave_out"] = {"classes": list(cfg.forget.classes),
+                                             "attributes": dict(cfg.forget.attributes)}
+    else:
+        backbone["pretrained"] = reference
+    return OmegaConf.create(backbone)
+
+
+def reference_model(cfg, device: torch.device) -> torch.nn.Module | None:
+    backbone = reference_backbone(cfg)
+    if backbone is None:
+        return None
+    log.info("audit reference: %s", cfg.audit.reference)
+    return build_backbone(backbone)[0].to(device)
+
+
+def compare(after: dict, unlearned: dict, reference: dict) -> dict:
+    """Gaps to the reference and ToW (module docstring); `after` holds the unlearned model's
+    eval metrics, `unlearned` and `reference` the audit keys of each (reference: its eval metrics too)."""
+    ours = {**{f"audit/unlearned/{k}": v for k, v in after.items()}, **unlearned}
+    gaps = {}
+    for key, value in ours.items():
+        theirs = reference.get(key.replace("audit/unlearned/", "audit/reference/", 1))
+        if _is_share(value) and _is_share(theirs):
+            gaps[key.replace("audit/unlearned/", "audit/gap/", 1)] = abs(value - theirs)
+    gaps["audit/gap/mean"] = sum(gaps.values()) / len(gaps) if gaps else None
+    tow = 1.0
+    for part in TOW_PARTS:
+        theirs = reference.get(f"audit/reference/{part}")
+        if not (_is_share(after.get(part)) and _is_share(theirs)):
+            return gaps | {"audit/tow": None}
+        tow *= 1.0 - abs(after[part] - theirs)
+    return gaps | {"audit/tow": tow}
+
+
+def _is_share(value) -> bool:
+    """An accuracy-like value in [0, 1] (not a step count, not missing)."""
+    return isinstance(value, float) and not math.isnan(value) and 0.0 <= value <= 1.0
+
+
+def relearn_curve(metrics: dict) -> list[list]:
+    """Rows (model, k, forget acc, others acc) of every audited model's relearning curve."""
+    rows = []
+    for key, value in metrics.items():
+        parts = key.split("/")
+        if len(parts) == 6 and parts[0] == "audit" and parts[2] == "relearn" and parts[4] == "forget":
+            others = metrics.get(key.replace("/forget/", "/others/"))
+            rows.append([parts[1], int(parts[3]), value, others])
+    return sorted(rows)
