@@ -1,22 +1,12 @@
 """The baselines together: every one honours `towers`, the acceptance sweep runs end to end, and
 (slow) each forgets on the embedded default benchmark."""
 
-import copy
 
 import pytest
-import torch
 
-from tests.conftest import DEBUG, ROOT, compose_config, job_dirs, read_metrics, run_cli
+from tests.conftest import DEBUG, ROOT, job_dirs, read_metrics, run_cli
 from tests.methods.helpers import changed, weights, without
-from unlearn.data import build_benchmark
-from unlearn.data.tasks import build_task
-from unlearn.evaluation import Evaluator
-from unlearn.loggers import NullLogger
 from unlearn.methods import METHODS
-from unlearn.methods.base import UnlearnContext
-from unlearn.models.backbones import build_backbone
-from unlearn.models.factory import eval_transform
-from unlearn.runtime import seed_everything
 
 BASELINES = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn")
 # with the Lipschitz baseline of the space-adaptation paper (its own tests: test_lipschitz.py)
@@ -53,26 +43,32 @@ def test_acceptance_sweep_writes_every_metrics_json(tmp_path):
     assert metrics["original"]["after"] == metrics["original"]["before"]
 
 
+CLASS_LEVEL = ("emmn", "lipschitz")  # forget whole classes by construction: judged on class presets only
+
+
+# ascent on the forget set pushes the whole class away, siblings included: the three-stage paper's
+# case against it, and what they do here on subgroups (retain 35-39 %); issue 17 keeps this open
+OVER_FORGET_SIBLINGS = ("grad_ascent", "neggrad_plus")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("forget", ["synthetic_subgroup_red_circle", "synthetic_class_circle"])
-def test_every_forgetting_baseline_halves_forget_accuracy_on_the_default(forget):
-    """In process on the embedded default (synthetic, tiny_rn) with a subgroup and a class preset,
-    each method on a fresh copy."""
-    cfg = compose_config("logger=none", f"forget={forget}")
-    base, tokenizer = build_backbone(cfg.backbone)
-    bench = build_benchmark(cfg.dataset, transform=eval_transform(base))
-    task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
-    evaluate = Evaluator(bench, task, tokenizer, torch.device("cpu"), cfg.eval.batch_size)
-    before, _ = evaluate(base)
-    after = {}
-    for method in ALL_BASELINES:
-        model = copy.deepcopy(base)
-        ctx = UnlearnContext(model=model, tokenizer=tokenizer, bench=bench, task=task,
-                             cfg=compose_config("logger=none", f"forget={forget}", f"method={method}").method,
-                             device=torch.device("cpu"), seed=cfg.seed, logger=NullLogger(), evaluate=evaluate)
-        seed_everything(cfg.seed)
-        METHODS.get(method).run(ctx)
-        after[method] = evaluate(model)[0]
-    assert after["original"] == before
-    for method in FORGETTING:
-        assert after[method]["forget/acc"] <= 0.5 * before["forget/acc"], (method, after[method])
+def test_every_forgetting_baseline_halves_forget_accuracy_through_the_cli(tmp_path, forget):
+    """The path users run: one CLI sweep over the baselines on the embedded default (tiny_rn) with a
+    subgroup and a class preset. Each at least halves forget accuracy and keeps 60 % of retain
+    accuracy, except the ascent methods on a subgroup, which are held to over-forgetting it."""
+    methods = [m for m in FORGETTING if "class" in forget or m not in CLASS_LEVEL]
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", "logger=none", f"forget={forget}", f"method={','.join(methods)}",
+                   f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = {m["method"]: m for m in (read_metrics(job) for job in job_dirs(sweep))}
+    assert set(runs) == set(methods)
+    for method, metrics in runs.items():
+        before, after = metrics["before"], metrics["after"]
+        assert after["forget/acc"] <= 0.5 * before["forget/acc"], (method, after)
+        kept = after["retain/acc"] / before["retain/acc"]
+        if "subgroup" in forget and method in OVER_FORGET_SIBLINGS:
+            assert kept < 0.6, (method, after)
+        else:
+            assert kept >= 0.6, (method, after)
