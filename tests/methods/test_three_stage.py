@@ -228,3 +228,19 @@ def test_coarse_forget_text_is_the_group_name_and_the_forget_class_is_no_rival(m
     assert coarse.head().shape[0] == len(ctx.bench.classnames) + 1
     ctx.cfg.forget_text = "fine"
     assert forget_target(ctx, head, False).rows is None
+
+
+@pytest.mark.parametrize("edited", ["visual", "transformer"])
+def test_soup_search_encodes_an_unchanged_text_tower_once(method_ctx, monkeypatch, edited):
+    from unlearn.methods import three_stage as ts
+
+    ctx = method_ctx("three_stage")
+    original = ctx.original
+    with torch.no_grad():
+        next(p for n, p in ctx.model.named_parameters() if n.startswith(edited) and p.ndim >= 2).add_(0.01)
+    calls = []
+    real = ts.class_embeddings
+    monkeypatch.setattr(ts, "class_embeddings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ts.restore_stage(ctx, original)
+    # an edited text tower: one encoding per point of the curve (a = 0 and every grid value)
+    assert len(calls) == (1 if edited == "visual" else len(ctx.cfg.soup_grid) + 1)

@@ -308,10 +308,17 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
     cfg, model = ctx.cfg, ctx.model
     unlearned = {k: v.detach().clone() for k, v in model.state_dict().items()}
     margin = logits_as_cosine(original, cfg.soup_margin)
+    fixed_head = None
+    if all(torch.equal(v, unlearned[k]) for k, v in original.state_dict().items() if tower_of(k) != Towers.image):
+        # an unchanged text tower stays unchanged at every a (lerp of equal weights): encode its prompts once
+        with torch.no_grad():
+            fixed_head = class_embeddings(original, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates,
+                                          ctx.device)
 
     @torch.no_grad()
     def measure(souped: torch.nn.Module) -> dict[str, float]:
-        emb = class_embeddings(souped, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device)
+        emb = fixed_head if fixed_head is not None else class_embeddings(
+            souped, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device)
         return {"forget/acc": calibration_accuracy(souped, ctx.task.calib_forget, emb, ctx.device, cfg.batch_size,
                                                   margin=margin),
                 "retain/acc": calibration_accuracy(souped, ctx.task.calib_retain, emb, ctx.device, cfg.batch_size)}
