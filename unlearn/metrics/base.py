@@ -11,7 +11,7 @@ import torch
 from unlearn.data.base import Benchmark, ImageSet
 from unlearn.data.tasks import UnlearningTask
 from unlearn.evaluation import Evaluator
-from unlearn.zeroshot import class_embeddings, image_features
+from unlearn.zeroshot import image_features
 
 
 @dataclass
@@ -46,8 +46,10 @@ def features(model, images: ImageSet, mctx: MetricContext) -> torch.Tensor:
 
 @torch.no_grad()
 def head(model, mctx: MetricContext, templates: list[str]) -> torch.Tensor:
-    """(C, D) class embeddings of every class of the dataset with `templates`."""
-    return class_embeddings(model, mctx.tokenizer, mctx.bench.classnames, list(templates), mctx.device).float()
+    """(C, D) class embeddings of every class of the dataset with `templates`: the evaluator's,
+    encoded a chunk of classes at a time (ImageNet × 80 templates) and cached while the text tower
+    is unchanged."""
+    return mctx.evaluator.class_head(model, mctx.bench.classnames, list(templates))
 
 
 def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float | None:
