@@ -393,8 +393,8 @@ def audit_lines(table: Table) -> list[str]:
         for model in ("original", "reference"):
             first = {}
             for run in runs:
-                if audited(run, model):
-                    first.setdefault(run.metrics["seed"], audited(run, model))
+                if values := audited(run, model):
+                    first.setdefault(run.metrics["seed"], values)
             if first:
                 rows.append([backbone, f"{model} model", "", _audit_values(list(first.values()))])
         for row in (r for r in table.rows if r.kind == "ours" and r.backbone == backbone):

@@ -126,13 +126,19 @@ def _masks(images: ImageSet, classes: list[int], attributes: dict, kind: str = "
     return forget, retain, ~in_classes
 
 
-def spec_masks(bench: Benchmark, forget, images: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(forget, retain, others) boolean masks of the forget spec over any of the dataset's image sets
-    (e.g. the whole training pool, where the task holds only samples of it)."""
+def _spec(bench: Benchmark, forget) -> tuple[list[int], dict, str, list[int]]:
+    """The validated spec as `_masks` takes it: forget class indices, attributes, kind, and the
+    group siblings' indices (a subgroup without attributes; otherwise none)."""
     classes = validate_forget(bench, forget)
     siblings = ([bench.classnames.index(c) for c in group_siblings(bench, forget)]
                 if forget.kind == "subgroup" and not forget.attributes else [])
-    return _masks(images, classes, dict(forget.attributes), forget.kind, siblings)
+    return classes, dict(forget.attributes), forget.kind, siblings
+
+
+def spec_masks(bench: Benchmark, forget, images: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(forget, retain, others) boolean masks of the forget spec over any of the dataset's image sets
+    (e.g. the whole training pool, where the task holds only samples of it)."""
+    return _masks(images, *_spec(bench, forget))
 
 
 def _pick(mask: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -149,14 +155,11 @@ def _sample(images: ImageSet, mask: np.ndarray, size: int | None, rng: np.random
 
 def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
     """The task of a forget spec; `sizes` is the `task` config node (TaskConfig)."""
-    classes = validate_forget(bench, forget)
-    attributes = dict(forget.attributes)
-    siblings = ([bench.classnames.index(c) for c in group_siblings(bench, forget)]
-                if forget.kind == "subgroup" and not attributes else [])
+    classes, attributes, *_ = spec = _spec(bench, forget)
     rng = np.random.default_rng(seed)
-    train_f, train_r, _ = _masks(bench.train, classes, attributes, forget.kind, siblings)
-    calib_f, calib_r, _ = _masks(bench.calib, classes, attributes, forget.kind, siblings)
-    test_f, test_r, test_o = _masks(bench.test, classes, attributes, forget.kind, siblings)
+    train_f, train_r, _ = _masks(bench.train, *spec)
+    calib_f, calib_r, _ = _masks(bench.calib, *spec)
+    test_f, test_r, test_o = _masks(bench.test, *spec)
     if len(bench.classnames) < 2:
         raise UnlearnError(f"dataset {bench.name} has {len(bench.classnames)} class; zero-shot unlearning needs at least "
                            "two (something to forget and something to keep)")

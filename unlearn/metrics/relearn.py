@@ -17,10 +17,10 @@ import torch
 from unlearn.config.ranges import at_least, positive, ranged
 from unlearn.config.schema import MetricConfig
 from unlearn.data.tasks import spec_masks
+from unlearn.loops import ClassHead
 from unlearn.losses import zeroshot_ce
 from unlearn.metrics import METRICS
 from unlearn.metrics.base import accuracy, features, head, images_and_labels
-from unlearn.zeroshot import class_embeddings
 
 
 @dataclass
@@ -42,9 +42,10 @@ def relearn(mctx, model, cfg) -> dict[str, float | None]:
     opt = torch.optim.Adam(params, lr=cfg.lr)
     parts = {part: mctx.test_part(part, cfg.eval_images, stream=2) for part in ("forget", "others")}
     out: dict[str, float | None] = {}
+    train_head = ClassHead(attacked, mctx.tokenizer, mctx.bench.classnames, mctx.bench.loss_templates, mctx.device,
+                           text_trains=True)
     for step in range(1, max(cfg.steps) + 1):
-        emb = class_embeddings(attacked, mctx.tokenizer, mctx.bench.classnames, mctx.bench.loss_templates, mctx.device)
-        loss = zeroshot_ce(attacked, images, labels, emb)
+        loss = zeroshot_ce(attacked, images, labels, train_head())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
