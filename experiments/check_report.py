@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "experiments" / "results" / "synthetic" / "results.csv"
 TOLERANCE = 1.0  # points (accuracies in %, scores 0-100)
 CHAOTIC: dict[str, float] = {}  # method -> its tolerance, for the methods the README documents as chaotic
-FAST = [("grad_ascent", "tiny_rn", "synthetic_subgroup_red_circle"),
+FAST = [("grad_ascent", "tiny_rn", "synthetic_subgroup_circle"),
         ("space_adaptation", "tiny_rn", "synthetic_class_heart")]
 ROW_KEYS = ("dataset", "forget", "backbone", "method", "variant")
 

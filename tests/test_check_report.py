@@ -20,7 +20,7 @@ def test_a_committed_row_reproduces_and_a_wrong_value_fails(tmp_path):
     with COMMITTED.open() as handle:
         rows = list(csv.DictReader(handle))
     row = next(r for r in rows if r["row"] == "ours" and r["method"] == "grad_ascent" and r["backbone"] == "tiny_rn"
-               and r["forget"] == "synthetic_subgroup_red_circle")
+               and r["forget"] == "synthetic_subgroup_circle")
     wrong = dict(row, **{"retain/acc": str(float(row["retain/acc"]) + 5.0)})
     path = tmp_path / "results.csv"
     with path.open("w", newline="") as handle:

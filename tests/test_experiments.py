@@ -130,7 +130,7 @@ def test_reproduce_runs_presets_resumes_and_reports(tmp_path):
     sweep = tmp_path / "three_stage_box_turtle_synthetic"
     assert sorted(read_metrics(job)["method"] for job in job_dirs(sweep)) == ["grad_ascent", "three_stage"]
     table = (tmp_path / "report" / "results.md").read_text()
-    assert "synthetic_subgroup_blue_star" in table and "three_stage" in table
+    assert "synthetic_subgroup_star" in table and "three_stage" in table
     assert list((tmp_path / "report").glob("soup_*.png"))
 
     stamps = {job: (job / "metrics.json").stat().st_mtime_ns for job in job_dirs(sweep)}

@@ -28,7 +28,9 @@ def test_forget_presets_name_their_kind():
     for path in (ROOT / "conf" / "forget").glob("synthetic_*.yaml"):
         cfg = compose_config(f"forget={path.stem}")
         assert path.stem.startswith(f"synthetic_{cfg.forget.kind}_")
-        assert bool(cfg.forget.attributes) == (cfg.forget.kind != "class")
+        # attributes for colour/style subgroups; none for a class, or a class inside its coarse group
+        coarse_group = cfg.forget.kind == "subgroup" and path.stem.removeprefix("synthetic_subgroup_") in cfg.forget.classes
+        assert bool(cfg.forget.attributes) == (cfg.forget.kind != "class" and not coarse_group)
     kinds = [compose_config(f"forget={p.stem}").forget.kind for p in (ROOT / "conf" / "forget").glob("synthetic_*.yaml")]
     assert all(kinds.count(k) >= 2 for k in ("subgroup", "class", "style"))
     assert compose_config().forget.kind == "subgroup"

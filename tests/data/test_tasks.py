@@ -57,3 +57,30 @@ def test_training_sets_are_capped_and_seeded(bench, compose_cfg):
 def test_bad_forget_spec_names_valid_choices(bench, compose_cfg, override, message):
     with pytest.raises(UnlearnError, match=message.replace("(", r"\(")):
         _task(bench, compose_cfg, override)
+
+
+def test_coarse_group_subgroup_keeps_the_group_siblings(bench, compose_cfg):
+    """A fine class inside its coarse group (the marmoset protocol): the retain set is the other
+    members of the group, the other groups are only `others`; the coarse name is the group's."""
+    task = _task(bench, compose_cfg, "forget=synthetic_subgroup_circle")
+    siblings = [bench.classnames.index(c) for c in ("crescent", "heart")]
+    assert bench.groups["curved shape"] == ["circle", "crescent", "heart"]
+    assert (task.forget_train.labels == bench.classnames.index("circle")).all()
+    assert set(np.unique(task.retain_train.labels)) == set(siblings)
+    test, masks = task.test, task.test_masks
+    assert set(np.unique(test.labels[masks["retain"]])) == set(siblings)
+    assert len(np.unique(test.labels[masks["others"]])) == len(bench.classnames) - 1
+    assert task.forget_coarse == ["curved shape"]
+
+
+def test_a_colour_subgroup_keeps_its_class_as_coarse_name(bench, compose_cfg):
+    assert _task(bench, compose_cfg, "forget=synthetic_subgroup_red_circle").forget_coarse == ["circle"]
+
+
+def test_synthetic_groups_cover_every_shape_once():
+    from unlearn.data import synthetic
+
+    members = [s for shapes in synthetic.GROUPS.values() for s in shapes]
+    assert sorted(members) == sorted(synthetic.SHAPES)
+    # no caption names a group: the tiny CLIPs' vocabulary has no group word
+    assert not set(synthetic.vocabulary()) & {w for g in synthetic.GROUPS for w in g.split()} - {"shape"}

@@ -219,15 +219,29 @@ def test_coarse_forget_text_is_the_group_name_and_the_forget_class_is_no_rival(m
     ctx = method_ctx("three_stage")
     head = ClassHead(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device, False)
     circle = ctx.bench.classnames.index("circle")
-    assert forget_target(ctx, head, False).rows is None  # no coarse group on the embedded world: the class text
+    assert ctx.task.forget_coarse == ["circle"]
+    assert forget_target(ctx, head, False).rows is None  # a colour subgroup: its class is its coarse class
 
-    ctx.bench = dataclasses.replace(ctx.bench, groups={"round shape": ["circle", "crescent"]})
+    ctx.task = dataclasses.replace(ctx.task, forget_coarse=["shape"])  # a group name the tokenizer knows
     coarse = forget_target(ctx, head, False)
-    assert coarse.head.args[2] == [*ctx.bench.classnames, "round shape"]
+    assert coarse.head.args[2] == [*ctx.bench.classnames, "shape"]
     assert coarse.rows[circle] == len(ctx.bench.classnames) and coarse.not_rivals == [circle]
     assert coarse.head().shape[0] == len(ctx.bench.classnames) + 1
     ctx.cfg.forget_text = "fine"
     assert forget_target(ctx, head, False).rows is None
+
+
+def test_a_group_name_the_tokenizer_cannot_read_falls_back_to_the_class_text(method_ctx, caplog):
+    import dataclasses
+
+    from unlearn.loops import ClassHead
+    from unlearn.methods.three_stage import forget_target
+
+    ctx = method_ctx("three_stage")
+    ctx.task = dataclasses.replace(ctx.task, forget_coarse=["curved shape"])  # synthetic.GROUPS: no caption has it
+    head = ClassHead(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device, False)
+    assert forget_target(ctx, head, False).rows is None
+    assert "no word for ['curved']" in caplog.text
 
 
 @pytest.mark.parametrize("edited", ["visual", "transformer"])

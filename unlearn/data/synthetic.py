@@ -5,6 +5,11 @@ Colour and style are ATTRIBUTES: a (class, colour) pair is a subgroup of the cla
 cuts across classes. Captions read like "a photo of a striped red circle", with attributes
 sometimes dropped so that bare class prompts ("a picture of a circle") are meaningful.
 
+Shapes also fall into COARSE GROUPS by geometry (GROUPS, like WordNet's groups of ImageNet
+classes: marmoset among the monkeys): forgetting one shape while keeping its group siblings is the
+fine-class subgroup protocol of the three-stage paper. Groups are metadata only: no caption names
+a group, so the tiny CLIPs never learn a word for one.
+
 Parts of the world are held out of pretraining and play the role of the unseen zero-shot
 datasets of the papers: some shape×colour pairs, one style and two colours.
 
@@ -45,6 +50,13 @@ HELDOUT_PAIRS = (
 )
 CAPTION_PREFIXES = ("a photo of a", "a picture of a", "an image of a", "a", "a drawing of a", "there is a")
 
+# coarse group -> its shapes (disjoint; every shape in one): curved outlines, four straight sides,
+# and points or spikes
+GROUPS = {
+    "curved shape": ("circle", "crescent", "heart"),
+    "quadrilateral": ("square", "diamond", "bar"),
+    "pointed shape": ("triangle", "cross", "star", "arrow"),
+}
 ATTRIBUTE_VALUES = {"colour": tuple(COLOURS), "style": STYLES}
 
 

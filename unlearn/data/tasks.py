@@ -9,6 +9,9 @@
     marmoset among the monkeys): the other classes of the forget classes' groups (bench.groups);
   - `class`: the other classes of the dataset
 - others: images of every class outside `forget.classes`
+- the coarse name of each forget class (`forget_coarse`, three-stage's forget text): with
+  attributes, the class itself (red circles are still circles); without, the first coarse group
+  holding it (marmoset -> monkey; circle -> curved shape), else the class itself
 Zero-shot suites drop images that fall under the forget spec: those are meant to be forgotten.
 `forget.kind` is checked at composition (unlearn.config.schema.ForgetKind); the sizes of the
 drawn sets come from the `task` config node (unlearn.config.schema.TaskConfig).
@@ -29,6 +32,7 @@ from unlearn.errors import UnlearnError, choices
 @dataclass
 class UnlearningTask:
     forget_classes: list[int]
+    forget_coarse: list[str]  # the coarse name of each forget class (module docstring)
     forget_train: ImageSet  # D_f
     retain_train: ImageSet  # D_r
     calib_forget: ImageSet  # D_m, forget part
@@ -81,14 +85,12 @@ def validate_forget(bench: Benchmark, forget) -> list[int]:
     return [index[c] for c in forget.classes]
 
 
-def coarse_names(bench, classes: list[int]) -> list[str]:
-    """The coarse name of each class: the first coarse group holding it (bench.groups, e.g.
-    marmoset -> monkey), or the class's own name when no group holds it (e.g. the synthetic
-    shapes, whose subgroups are colours or styles of the class itself)."""
+def coarse_names(bench, forget) -> list[str]:
+    """The coarse name of each forget class (see the module docstring)."""
     names = []
-    for cls in classes:
-        name = bench.classnames[cls]
-        names.append(next((group for group, members in bench.groups.items() if name in members), name))
+    for name in forget.classes:
+        holding = [] if forget.attributes else [g for g, members in bench.groups.items() if name in members]
+        names.append(holding[0] if holding else name)
     return names
 
 
@@ -185,6 +187,7 @@ def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
         suites[name] = ZeroShotSuite(suite.images.subset(_pick(keep, cap, eval_rng)), suite.classnames, suite.templates)
     return UnlearningTask(
         forget_classes=classes,
+        forget_coarse=coarse_names(bench, forget),
         forget_train=_sample(bench.train, train_f, sizes.forget_train_size, rng),
         retain_train=_sample(bench.train, train_r, sizes.retain_train_size, rng),
         calib_forget=_sample(bench.calib, calib_f, sizes.calib_size, rng),

@@ -24,8 +24,15 @@ class WordTokenizer:
         self.context_length = context_length
 
     def encode(self, text: str) -> list[int]:
-        words = text.lower().replace(",", " ").replace(".", " ").split()
-        return [self.ids.get(w, self.ids[UNK]) for w in words]
+        return [self.ids.get(w, self.ids[UNK]) for w in self._words(text)]
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of `text` outside the vocabulary (each would read as <unk>)."""
+        return [w for w in self._words(text) if w not in self.ids]
+
+    @staticmethod
+    def _words(text: str) -> list[str]:
+        return text.lower().replace(",", " ").replace(".", " ").split()
 
     def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
         texts = [texts] if isinstance(texts, str) else list(texts)

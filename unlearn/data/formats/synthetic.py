@@ -35,7 +35,11 @@ def _image_set(samples: synthetic.Samples) -> ImageSet:
 
 
 def _catalog(cfg) -> catalog.Catalog:
-    return catalog.Catalog(cfg.name, list(synthetic.SHAPES), dict(synthetic.ATTRIBUTE_VALUES))
+    return catalog.Catalog(cfg.name, list(synthetic.SHAPES), dict(synthetic.ATTRIBUTE_VALUES), groups=_groups())
+
+
+def _groups() -> dict[str, list[str]]:
+    return {group: list(shapes) for group, shapes in synthetic.GROUPS.items()}
 
 
 @FORMATS.register("synthetic", SyntheticDatasetConfig, catalog=_catalog)
@@ -66,5 +70,6 @@ def load_synthetic(cfg, transform: Callable | None, with_train: bool) -> LoadedD
         train=_image_set(synthetic.sample_pool(main, cfg.train_per_combo, seed + 1, size)),
         calib=_image_set(synthetic.sample_pool(main, cfg.calib_per_combo, seed + 2, size)),
         attribute_values=dict(synthetic.ATTRIBUTE_VALUES),
+        groups=_groups(),
         zeroshot=suites,
     )
