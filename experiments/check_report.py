@@ -6,10 +6,11 @@
 
 Each chosen row (dataset, forget, backbone, method, variant, seeds) is rerun as a sweep through
 `python -m unlearn`, reported with `python -m unlearn.report`'s code, and every accuracy and score
-of the row is compared with the committed value: within TOLERANCE points by default, within the
-wider CHAOTIC tolerance for the methods documented as chaotic in the README (their discrete
-decisions turn float noise between machines into different outcomes). Every row's differences
-are printed; the exit code is non-zero when any value is out of its tolerance.
+of the row is compared with the committed value: within TOLERANCE points by default. The methods
+documented as chaotic in the README (CHAOTIC: their discrete decisions turn float noise between
+machines into different outcomes, and no affordable number of seeds makes their means agree) are
+rerun and their differences printed, but not held to a tolerance. Every row's differences are
+printed; the exit code is non-zero when any value of a method that is held is out of tolerance.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from unlearn.report import report
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "experiments" / "results" / "synthetic" / "results.csv"
 TOLERANCE = 1.0  # points (accuracies in %, scores 0-100)
-CHAOTIC: dict[str, float] = {}  # method -> its tolerance, for the methods the README documents as chaotic
+# Lipschitz: one job moves by up to 97.5 points under 1e-12 weight noise, and the mean of 8 seeds by
+# 20 (README, "Reproducing the committed numbers"); printed, not held
+CHAOTIC = frozenset({"lipschitz"})
 FAST = [("grad_ascent", "tiny_rn", "synthetic_subgroup_circle"),
         ("space_adaptation", "tiny_rn", "synthetic_class_heart")]
 ROW_KEYS = ("dataset", "forget", "backbone", "method", "variant")
@@ -72,7 +75,7 @@ def check(row: dict[str, str], workdir: Path) -> tuple[bool, list[str]]:
     ours = [r for t in tables for r in t.rows if r.kind == "ours" and r.method == row["method"]]
     if len(ours) != 1:
         return False, [f"FAIL {label}: the rerun's report has {len(ours)} rows for {row['method']}"]
-    tolerance = CHAOTIC.get(row["method"], TOLERANCE)
+    tolerance = float("inf") if row["method"] in CHAOTIC else TOLERANCE
     lines, ok = [], True
     for key in compared_keys(row):
         committed, now = float(row[key]), ours[0].values.get(key, (float("nan"), None))[0]
@@ -81,7 +84,8 @@ def check(row: dict[str, str], workdir: Path) -> tuple[bool, list[str]]:
         ok &= within
         lines.append(f"    {key:34s} committed {committed:7.2f}  now {now:7.2f}  diff {diff:+6.2f}"
                      f"{'' if within else f'  OUT OF ±{tolerance:g}'}")
-    return ok, [f"{'ok  ' if ok else 'FAIL'} {label} (tolerance ±{tolerance:g})", *lines]
+    held = "chaotic (README): printed, not held" if row["method"] in CHAOTIC else f"tolerance ±{tolerance:g}"
+    return ok, [f"{'ok  ' if ok else 'FAIL'} {label} ({held})", *lines]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,3 +31,24 @@ def test_a_committed_row_reproduces_and_a_wrong_value_fails(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 of 2 rows reproduce within tolerance" in proc.stdout
     assert "retain/acc" in proc.stdout and "OUT OF ±1" in proc.stdout
+
+
+def test_a_chaotic_method_is_printed_but_not_held(monkeypatch, tmp_path):
+    """Lipschitz (README: chaotic across machines) passes with any difference, and says so."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("check_report", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rerun_row = SimpleNamespace(kind="ours", values={"forget/acc": (80.0, None)})
+    monkeypatch.setattr(module, "rerun", lambda row, sweep: subprocess.CompletedProcess([], 0, "", ""))
+    monkeypatch.setattr(module, "report", lambda dirs, out, _: ([SimpleNamespace(rows=[rerun_row])], None))
+    row = {"dataset": "synthetic", "forget": "synthetic_class_arrow", "backbone": "tiny_rn", "variant": "",
+           "seeds": "0 1", "forget/acc": "0.0"}
+    for method, held in (("lipschitz", True), ("grad_ascent", False)):
+        rerun_row.method = method
+        ok, lines = module.check(dict(row, method=method), tmp_path)
+        assert ok is held, lines
+        assert ("chaotic (README): printed, not held" in lines[0]) is held
+        assert "diff +80.00" in lines[1]
