@@ -4,9 +4,10 @@
     python experiments/check_report.py --fast     # a few quick rows (CI runs this)
     python experiments/check_report.py --all      # every row of the report
 
-Each chosen row (dataset, forget, backbone, method, variant, seeds) is rerun as a sweep through
-`python -m unlearn`, reported with `python -m unlearn.report`'s code, and every accuracy and score
-of the row is compared with the committed value: within TOLERANCE points by default. The methods
+Each chosen row (dataset, forget, backbone, method, variant, seeds and their pretraining seeds) is
+rerun as a sweep through `python -m unlearn`, reported with `python -m unlearn.report`'s code, and
+every accuracy and score of the row is compared with the committed value: within TOLERANCE points
+by default. The methods
 documented as chaotic in the README (CHAOTIC: their discrete decisions turn float noise between
 machines into different outcomes, and no affordable number of seeds makes their means agree) are
 rerun and their differences printed, but not held to a tolerance. Every row's differences are
@@ -57,10 +58,24 @@ def compared_keys(row: dict[str, str]) -> list[str]:
     return [k for k, v in row.items() if v and (k.endswith("/acc") or k in ("score", "paper_score", "average_gain"))]
 
 
+def pretrain_override(row: dict[str, str]) -> list[str]:
+    """How the row's runs chose their tiny CLIP: the table presets pretrain one per seed
+    (`pretrain_seeds` = `seeds`); no column, or every run on pretraining seed 0: the default."""
+    seeds, pretrain = row["seeds"].split(), row.get("pretrain_seeds", "").split()
+    if not pretrain or set(pretrain) == {"0"}:
+        return []
+    if pretrain == seeds:
+        return ["backbone.pretrain.seed=${seed}"]
+    if len(set(pretrain)) == 1:
+        return [f"backbone.pretrain.seed={pretrain[0]}"]
+    raise ValueError(f"row with seeds {seeds} and pretraining seeds {pretrain}: neither one model nor one per seed")
+
+
 def rerun(row: dict[str, str], sweep: Path) -> subprocess.CompletedProcess:
     seeds = ",".join(row["seeds"].split())
     overrides = [f"dataset={row['dataset']}", f"forget={row['forget']}", f"backbone={row['backbone']}",
-                 f"method={row['method']}", *row["variant"].split(), f"seed={seeds}", "logger=none"]
+                 f"method={row['method']}", *row["variant"].split(), *pretrain_override(row), f"seed={seeds}",
+                 "logger=none"]
     return subprocess.run([sys.executable, "-m", "unlearn", "-m", *overrides, f"hydra.sweep.dir={sweep}"], cwd=ROOT,
                           capture_output=True, text=True)
 

@@ -52,3 +52,15 @@ def test_a_chaotic_method_is_printed_but_not_held(monkeypatch, tmp_path):
         assert ok is held, lines
         assert ("chaotic (README): printed, not held" in lines[0]) is held
         assert "diff +80.00" in lines[1]
+
+
+def test_a_row_reruns_on_the_pretrained_models_it_was_measured_on():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_report", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.pretrain_override({"seeds": "0 1 2", "pretrain_seeds": "0 1 2"}) == ["backbone.pretrain.seed=${seed}"]
+    assert module.pretrain_override({"seeds": "0 1", "pretrain_seeds": "2 2"}) == ["backbone.pretrain.seed=2"]
+    assert module.pretrain_override({"seeds": "0 1", "pretrain_seeds": ""}) == []
+    assert module.pretrain_override({"seeds": "0 1"}) == []  # a report from before the column

@@ -25,11 +25,12 @@ def metrics_dict(method: str, seed: int, forget: float, retain: float, score: fl
 
 
 def write_run(folder: Path, metrics: dict | None, overrides=(), method_cfg=None, status="complete", soup=None,
-              dataset=None) -> Path:
+              dataset=None, backbone=None) -> Path:
     """A run folder as unlearn.run leaves it: .hydra/{config,overrides}.yaml, status.json, metrics.json."""
     folder.mkdir(parents=True)
     m = metrics or {}
-    config = {"dataset": {"name": "synthetic", "root": "data", **(dataset or {})}, "backbone": {"name": m.get("backbone", "tiny_rn")},
+    config = {"dataset": {"name": "synthetic", "root": "data", **(dataset or {})},
+              "backbone": {"name": m.get("backbone", "tiny_rn"), **(backbone or {})},
               "method": {"name": m.get("method", "grad_ascent"), **(method_cfg or {})},
               "forget": {"name": "synthetic_subgroup_red_circle"}, "eval": {}, "seed": m.get("seed", 0)}
     (folder / ".hydra").mkdir()
@@ -191,3 +192,20 @@ def test_shipped_reference_rows_match_a_full_three_stage_run_on_imagenet(tmp_pat
                     ("ours", "three_stage", "", 90.0, 88.0),
                     ("published", "three_stage", "Zhang et al. CVPR 2025, table A", None, 91.0)]
     assert "unverified: read from a secondary summary" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_a_pretraining_seed_per_seed_shares_the_row_and_is_listed(tmp_path):
+    """The table presets set backbone.pretrain.seed=${seed}: one row whose ± covers both; an explicit
+    pretraining seed is a setting of its own."""
+    sweep = tmp_path / "sweep"
+    for seed in (0, 1, 2):
+        write_run(sweep / str(seed), metrics_dict("grad_ascent", seed, 0.1 * seed, 0.7, 40.0),
+                  overrides=[f"seed={seed}"], backbone={"pretrain": {"seed": "${seed}"}})
+    write_run(sweep / "3", metrics_dict("grad_ascent", 0, 0.5, 0.7, 40.0), overrides=["backbone.pretrain.seed=1"],
+              backbone={"pretrain": {"seed": 1}})
+    assert main([str(sweep), "--out", str(tmp_path / "out"), "--no-reference"]) == 0
+    rows = {(r["row"], r["variant"]): r for r in read_csv(tmp_path / "out" / "results.csv")}
+    preset = rows[("ours", "")]
+    assert preset["seeds"] == "0 1 2" and preset["pretrain_seeds"] == "0 1 2"
+    assert float(preset["forget/acc"]) == pytest.approx(10.0)
+    assert rows[("ours", "backbone.pretrain.seed=1")]["pretrain_seeds"] == "1"

@@ -70,6 +70,7 @@ class Run:
     base: str  # the same without the method: runs that share it measured the same original model
     config: DictConfig | None
     soup: dict[str, list] | None  # the souping a-curve, columns a / forget/acc / retain/acc [/ score]
+    pretrain_seed: int | None = None  # the tiny CLIP's pretraining seed (None: not a tiny backbone)
 
     @property
     def block(self) -> tuple[str, str]:
@@ -86,6 +87,7 @@ class Row:
     variant: str = ""
     values: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # key -> (mean, std)
     seeds: list[int] = field(default_factory=list)
+    pretrain_seeds: list[int] = field(default_factory=list)  # of each seed's tiny CLIP (the presets: = seeds)
     reference: str = ""  # published rows: paper and table
     caveat: str = ""
     runs: list[Run] = field(default_factory=list)
@@ -119,7 +121,15 @@ def to_run(folder: RunFolder) -> Run:
     return Run(path=folder.path, metrics=folder.metrics, variant=variant_label(folder.overrides),
                setting=_digest(folder.config, exclude=("seed", *MEASUREMENT_ONLY)),
                base=_digest(folder.config, exclude=("seed", "method", *MEASUREMENT_ONLY)),
-               config=folder.config, soup=read_soup_curve(folder.path / "soup_curve.json"))
+               config=folder.config, soup=read_soup_curve(folder.path / "soup_curve.json"),
+               pretrain_seed=_pretrain_seed(folder.config))
+
+
+def _pretrain_seed(config: DictConfig | None) -> int | None:
+    """The resolved `backbone.pretrain.seed` (the table presets set it to `${seed}`); the setting
+    hash reads it unresolved, so a preset's replicates share a row."""
+    seed = OmegaConf.select(config, "backbone.pretrain.seed", default=None) if config is not None else None
+    return None if seed is None else int(seed)
 
 
 def _digest(config: DictConfig | None, exclude: tuple[str, ...]) -> str:
@@ -237,18 +247,26 @@ def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dic
             group = one_run_per_seed(groups[(method, variant, setting)], skipped)
             tag = f" [cfg {setting}]" if len(labels[(method, variant)]) > 1 else ""
             row = Row("ours", backbone, method, variant + tag, seeds=[r.metrics["seed"] for r in group], runs=group,
+                      pretrain_seeds=_pretrain_seeds(group),
                       values=aggregate([r.metrics["after"] for r in group], [r.metrics for r in group]))
             rows += with_published(row)
     return rows
 
 
+def _pretrain_seeds(runs: list[Run]) -> list[int]:
+    """Each run's pretraining seed, in the runs' order; empty unless every run has one."""
+    seeds = [r.pretrain_seed for r in runs]
+    return [] if None in seeds else seeds
+
+
 def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
     """The original model, from the runs' `before` metrics (one measurement per seed)."""
-    per_seed = {}
+    per_seed: dict[int, Run] = {}
     for run in runs:
-        per_seed.setdefault(run.metrics["seed"], run.metrics["before"])
-    return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
-               values=aggregate([per_seed[s] for s in sorted(per_seed)]))
+        per_seed.setdefault(run.metrics["seed"], run)
+    firsts = [per_seed[s] for s in sorted(per_seed)]
+    return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed), pretrain_seeds=_pretrain_seeds(firsts),
+               values=aggregate([run.metrics["before"] for run in firsts]))
 
 
 def _method_rank(method: str) -> tuple[int, str]:
@@ -348,7 +366,8 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
     notes = _notes(tables)
     lines = ["# Results", "",
              "Zero-shot top-1 accuracy in %; Score (ours), Paper Score (the three-stage paper's) and Avg gain "
-             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± sample std over n seeds. "
+             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± sample std over n seeds (in the `*_synthetic` table "
+             "presets each seed also pretrains its own tiny CLIP: the ± covers both; results.csv `pretrain_seeds`). "
              "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
              "further columns: held-out zero-shot suites. `original (before)`: the model before unlearning (the "
              "runs' `before` metrics); `original`: runs of the no-op method. `↳ published`: the paper's numbers for the row above.", ""]
@@ -467,14 +486,16 @@ def cost_lines(table: Table) -> list[str]:
 
 def csv_rows(tables: list[Table]) -> tuple[list[str], list[list]]:
     keys = list(dict.fromkeys(key for table in tables for key, _ in table.columns))
-    header = ["dataset", "forget", "backbone", "row", "method", "variant", "n", "seeds", "reference", "caveat"]
+    header = ["dataset", "forget", "backbone", "row", "method", "variant", "n", "seeds", "pretrain_seeds", "reference",
+              "caveat"]
     header += [name for key in keys for name in (key, f"{key} std")]
     rows = []
     for table in tables:
         for row in table.rows:
             values = [v for key in keys for v in row.values.get(key, ("", ""))]
             rows.append([table.dataset, table.forget, row.backbone, row.kind, row.method, row.variant,
-                         len(row.seeds) or "", " ".join(map(str, row.seeds)), row.reference, row.caveat,
+                         len(row.seeds) or "", " ".join(map(str, row.seeds)), " ".join(map(str, row.pretrain_seeds)),
+                         row.reference, row.caveat,
                          *["" if v is None else v for v in values]])
     return header, rows
 
