@@ -30,7 +30,7 @@ def _counting(monkeypatch, name):
 def test_features_and_heads_are_reused_until_their_tower_changes(setup, monkeypatch):
     bench, task, tokenizer = setup
     model = create_random("TinyRN").eval()
-    images, texts = _counting(monkeypatch, "image_features"), _counting(monkeypatch, "class_embeddings")
+    images, texts = _counting(monkeypatch, "image_features"), _counting(monkeypatch, "chunked_class_embeddings")
     evaluate = Evaluator(bench, task, tokenizer, torch.device("cpu"), 256)
     first, _ = evaluate(model)
     n_images, n_texts = len(images), len(texts)

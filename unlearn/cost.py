@@ -1,4 +1,4 @@
-"""What a job spends, per phase: wall seconds, images decoded and images encoded.
+"""What a job spends, per phase: wall seconds, images decoded and images encoded, and memory.
 
     with phase("stage1"):
         ...
@@ -14,12 +14,16 @@ includes a method's own phases (three-stage's `fisher`, `stage1`, `stage2`, `sta
   no decoding and are not counted.
 - encoded: images through the image tower (a forward hook), training, teacher and evaluation
   passes alike.
+- `peak_rss_mb`: the process's resident-memory high-water mark when the phase ends (the first
+  phase where it jumps is the one that needed it; a multirun's jobs under the local launcher share
+  one process, so read it on single runs); `peak_gpu_mb` likewise for CUDA allocations.
 One meter per process (jobs run one per process), reset at the start of each job.
 """
 
 from __future__ import annotations
 
 import contextlib
+import resource
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -53,6 +57,14 @@ def phase(name: str) -> Iterator[None]:
         spent["seconds"] += time.perf_counter() - start
         spent["images_decoded"] += METER.decoded - decoded
         spent["images_encoded"] += METER.encoded - encoded
+        spent["peak_rss_mb"] = peak_rss_mb()
+        if torch.cuda.is_available():
+            spent["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+
+
+def peak_rss_mb() -> float:
+    """The process's resident-memory high-water mark so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def count_decoded(images: int) -> None:

@@ -12,9 +12,7 @@ from unlearn.data.base import Benchmark, ImageSet
 from unlearn.data.tasks import UnlearningTask
 from unlearn.models.anatomy import image_tower, tower_of
 from unlearn.runtime import autocast
-from unlearn.zeroshot import class_embeddings, image_features
-
-PROMPTS_PER_BATCH = 2048
+from unlearn.zeroshot import chunked_class_embeddings, image_features
 
 # integer views of each float width: their sums see every changed bit
 _INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
@@ -66,12 +64,8 @@ class Evaluator:
         key = (tuple(classnames), tuple(templates))
         cached = self._heads.get(key)
         if cached is None or cached[0] != stamp:
-            per_call = max(1, PROMPTS_PER_BATCH // len(templates))
             with autocast(self.device, self.precision):
-                head = torch.cat([
-                    class_embeddings(model, self.tokenizer, classnames[i:i + per_call], templates, self.device).float()
-                    for i in range(0, len(classnames), per_call)
-                ])
+                head = chunked_class_embeddings(model, self.tokenizer, classnames, templates, self.device).float()
             cached = self._heads[key] = (stamp, head)
         return cached[1]
 

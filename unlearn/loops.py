@@ -15,7 +15,7 @@ from unlearn.config.schema import Towers
 from unlearn.losses import zeroshot_ce
 from unlearn.models.anatomy import in_towers
 from unlearn.progress import progress
-from unlearn.zeroshot import class_embeddings, zeroshot_logits
+from unlearn.zeroshot import chunked_class_embeddings, zeroshot_logits
 
 Terms = dict[str, torch.Tensor]  # named loss terms, already weighted; their sum is minimised
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
@@ -33,7 +33,9 @@ def trainable_parameters(model: torch.nn.Module, towers: Towers) -> list[torch.n
 
 class ClassHead:
     """Class text embeddings for training losses: computed once when the text tower is frozen,
-    recomputed with gradients on every call when it trains."""
+    recomputed with gradients on every call when it trains, a chunk of classes at a time
+    (zeroshot.chunked_class_embeddings: ImageNet's 1000 classes fit). `head(rows)` gives only
+    those classes' rows, in that order: a loss that needs a few classes encodes only theirs."""
 
     def __init__(self, model, tokenizer: Callable, classnames: list[str], templates: list[str],
                  device: torch.device, text_trains: bool):
@@ -41,10 +43,14 @@ class ClassHead:
         self._fixed = None
         if not text_trains:
             with torch.no_grad():
-                self._fixed = class_embeddings(*self.args)
+                self._fixed = chunked_class_embeddings(*self.args)
 
-    def __call__(self) -> torch.Tensor:
-        return self._fixed if self._fixed is not None else class_embeddings(*self.args)
+    def __call__(self, rows: list[int] | None = None) -> torch.Tensor:
+        if self._fixed is not None:
+            return self._fixed if rows is None else self._fixed[rows]
+        model, tokenizer, classnames, templates, device = self.args
+        names = classnames if rows is None else [classnames[i] for i in rows]
+        return chunked_class_embeddings(model, tokenizer, names, templates, device)
 
 
 def trainable_and_head(ctx) -> tuple[list[torch.nn.Parameter], ClassHead]:
@@ -98,8 +104,8 @@ class Teacher:
     def __init__(self, ctx):
         self.model = ctx.original
         with torch.no_grad():
-            self.class_emb = class_embeddings(self.model, ctx.tokenizer, ctx.bench.classnames,
-                                              ctx.bench.loss_templates, ctx.device)
+            self.class_emb = chunked_class_embeddings(self.model, ctx.tokenizer, ctx.bench.classnames,
+                                                      ctx.bench.loss_templates, ctx.device)
 
     @torch.no_grad()
     def logits(self, images: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from unlearn.data.base import ImageSet
 from unlearn.progress import progress
@@ -24,6 +25,30 @@ def class_embeddings(model, tokenizer: Callable, classnames: list[str], template
     tokens = tokenizer([p for c in classnames for p in prompts(c, templates)]).to(device)
     emb = model.encode_text(tokens, normalize=True).view(len(classnames), len(templates), -1)
     return F.normalize(emb.mean(1), dim=-1)
+
+
+# prompts per pass of the text tower: ImageNet's 1000 classes × 80 templates would not fit one
+# batch; with gradients, a pass keeps every layer's activations for the backward pass (1000 classes
+# × 2 training prompts through RN50's text tower: ~75 GB, estimated)
+PROMPTS_PER_BATCH = 2048
+PROMPTS_PER_BACKWARD = 256
+
+
+def chunked_class_embeddings(model, tokenizer: Callable, classnames: list[str], templates: list[str],
+                             device: torch.device) -> torch.Tensor:
+    """`class_embeddings` a chunk of classes (PROMPTS_PER_BATCH prompts) at a time. Under autograd
+    the chunks are smaller (PROMPTS_PER_BACKWARD) and each is recomputed in the backward pass
+    (torch.utils.checkpoint), so memory holds one chunk's activations whatever the number of
+    classes; the gradient is the same. One chunk (the embedded world) is a plain call."""
+    recompute = torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters())
+    per_call = max(1, (PROMPTS_PER_BACKWARD if recompute else PROMPTS_PER_BATCH) // len(templates))
+    if len(classnames) <= per_call:
+        return class_embeddings(model, tokenizer, classnames, templates, device)
+    chunks = [classnames[i:i + per_call] for i in range(0, len(classnames), per_call)]
+    if recompute:
+        return torch.cat([checkpoint(class_embeddings, model, tokenizer, chunk, templates, device, use_reentrant=False)
+                          for chunk in chunks])
+    return torch.cat([class_embeddings(model, tokenizer, chunk, templates, device) for chunk in chunks])
 
 
 def zeroshot_logits(model, images: torch.Tensor, class_emb: torch.Tensor) -> torch.Tensor:

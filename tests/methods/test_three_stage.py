@@ -253,8 +253,8 @@ def test_soup_search_encodes_an_unchanged_text_tower_once(method_ctx, monkeypatc
     with torch.no_grad():
         next(p for n, p in ctx.model.named_parameters() if n.startswith(edited) and p.ndim >= 2).add_(0.01)
     calls = []
-    real = ts.class_embeddings
-    monkeypatch.setattr(ts, "class_embeddings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = ts.chunked_class_embeddings
+    monkeypatch.setattr(ts, "chunked_class_embeddings", lambda *a, **k: calls.append(1) or real(*a, **k))
     ts.restore_stage(ctx, original)
     # an edited text tower: one encoding per point of the curve (a = 0 and every grid value)
     assert len(calls) == (1 if edited == "visual" else len(ctx.cfg.soup_grid) + 1)

@@ -352,9 +352,14 @@ def forget_loop(ctx, params: list[torch.nn.Parameter], head, images: torch.Tenso
                 yield images[idx], labels[idx]
             epoch += 1
 
+    # the loss needs the forget classes' texts only: a training text tower encodes just their prompts
+    classes = sorted(set(labels.tolist()))
+    row_of = torch.full((int(labels.max()) + 1,), -1, dtype=torch.long, device=labels.device)
+    row_of[classes] = torch.arange(len(classes), device=labels.device)
+
     def loss(batch, sigma: float) -> torch.Tensor:
         x, y = batch
-        return lipschitz_loss(model, x, head()[y], sigma, cfg.noise_draws, generator, cfg.anchor)
+        return lipschitz_loss(model, x, head(classes)[row_of[y]], sigma, cfg.noise_draws, generator, cfg.anchor)
 
     full_set = [(images[i:i + cfg.batch_size], labels[i:i + cfg.batch_size])
                 for i in range(0, len(labels), cfg.batch_size)]

@@ -83,7 +83,7 @@ from unlearn.metrics import Objective
 from unlearn.models.anatomy import image_tower, tower_of
 from unlearn.progress import progress
 from unlearn.souping import SoupRule, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
-from unlearn.zeroshot import class_embeddings, logits_as_cosine, zeroshot_logits
+from unlearn.zeroshot import chunked_class_embeddings, logits_as_cosine, zeroshot_logits
 
 log = logging.getLogger(__name__)
 
@@ -324,12 +324,12 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
     if all(torch.equal(v, unlearned[k]) for k, v in original.state_dict().items() if tower_of(k) != Towers.image):
         # an unchanged text tower stays unchanged at every a (lerp of equal weights): encode its prompts once
         with torch.no_grad():
-            fixed_head = class_embeddings(original, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates,
-                                          ctx.device)
+            fixed_head = chunked_class_embeddings(original, ctx.tokenizer, ctx.bench.classnames,
+                                                  ctx.bench.loss_templates, ctx.device)
 
     @torch.no_grad()
     def measure(souped: torch.nn.Module) -> dict[str, float]:
-        emb = fixed_head if fixed_head is not None else class_embeddings(
+        emb = fixed_head if fixed_head is not None else chunked_class_embeddings(
             souped, ctx.tokenizer, ctx.bench.classnames, ctx.bench.loss_templates, ctx.device)
         return {"forget/acc": calibration_accuracy(souped, ctx.task.calib_forget, emb, ctx.device, cfg.batch_size,
                                                   margin=margin),
