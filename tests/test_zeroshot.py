@@ -42,11 +42,14 @@ def test_chunked_head_and_its_gradient_equal_one_batch(monkeypatch):
 def test_a_trainable_head_encodes_only_the_rows_asked_for(monkeypatch):
     model, tokenizer = _model()
     head = ClassHead(model, tokenizer, NAMES, TEMPLATES, torch.device("cpu"), text_trains=True)
+    whole = head()
+    assert torch.equal(head([5, 1]), whole[[5, 1]])  # within one chunk: the whole head's rows, bit for bit
+    monkeypatch.setattr(zeroshot, "PROMPTS_PER_BACKWARD", 6)  # more than one chunk: only the rows asked for
     encoded = []
     real = zeroshot.class_embeddings
     monkeypatch.setattr(zeroshot, "class_embeddings", lambda m, t, names, *a: encoded.extend(names) or real(m, t, names, *a))
     rows = head([5, 1])
     assert encoded == ["star", "square"]
-    assert torch.allclose(rows, head()[[5, 1]], atol=1e-6)
+    assert torch.allclose(rows, whole[[5, 1]], atol=1e-6)
     fixed = ClassHead(model, tokenizer, NAMES, TEMPLATES, torch.device("cpu"), text_trains=False)
     assert torch.equal(fixed([5, 1]), fixed()[[5, 1]])

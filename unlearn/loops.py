@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from unlearn import zeroshot
 from unlearn.config.schema import Towers
 from unlearn.losses import zeroshot_ce
 from unlearn.models.anatomy import in_towers
@@ -49,8 +50,12 @@ class ClassHead:
         if self._fixed is not None:
             return self._fixed if rows is None else self._fixed[rows]
         model, tokenizer, classnames, templates, device = self.args
-        names = classnames if rows is None else [classnames[i] for i in rows]
-        return chunked_class_embeddings(model, tokenizer, names, templates, device)
+        if rows is None or len(classnames) * len(templates) <= zeroshot.PROMPTS_PER_BACKWARD:
+            # within one backward chunk the whole head costs no more memory, and its rows are the
+            # same numbers bit for bit as the whole head's (a smaller batch may round differently)
+            head = chunked_class_embeddings(model, tokenizer, classnames, templates, device)
+            return head if rows is None else head[rows]
+        return chunked_class_embeddings(model, tokenizer, [classnames[i] for i in rows], templates, device)
 
 
 def trainable_and_head(ctx) -> tuple[list[torch.nn.Parameter], ClassHead]:
