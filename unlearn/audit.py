@@ -61,7 +61,7 @@ def reference_backbone(cfg):
     reference = cfg.audit.reference
     if reference is None:
         return None
-    backbone = OmegaConf.to_container(cfg.backbone)
+    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)  # a standalone copy: nothing left to resolve
     if reference == "retrain":
         if cfg.backbone.pretrained != "synthetic" or cfg.dataset.name != "synthetic":
             raise UnlearnError(f"audit.reference=retrain pretrains a tiny CLIP on the embedded world; backbone "

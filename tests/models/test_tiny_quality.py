@@ -46,6 +46,21 @@ def test_checkpoint_ships(backbone, seed):
     assert path.stat().st_size <= 5 * 1024 * 1024
 
 
+@pytest.mark.parametrize("preset", ["three_stage_marmoset_synthetic", "space_adaptation_single_synthetic"])
+def test_a_seed_interpolated_pretraining_seed_finds_that_seeds_checkpoint(preset):
+    """The table presets set backbone.pretrain.seed: ${seed}: the cache key (and the audit's
+    reference backbone) must be the resolved seed's, or every seed would share one model."""
+    from unlearn.audit import reference_backbone
+    from unlearn.models.tiny import cache_key
+
+    for seed in PRETRAIN_SEEDS:
+        cfg = compose_config(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}")
+        literal = compose_config("backbone=tiny_rn", f"backbone.pretrain.seed={seed}").backbone
+        assert cache_key(cfg.backbone) == cache_key(literal) and find_cached(cfg.backbone).parent.name == "assets"
+        assert reference_backbone(compose_config(*(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}"),
+                                                 "audit.reference=retrain")).pretrain.seed == seed
+
+
 def test_shipped_checkpoints_fit_the_size_budget():
     assert sum(p.stat().st_size for p in (ROOT / "unlearn" / "assets").glob("*.pt")) <= 12 * 1024 * 1024
 

@@ -38,7 +38,9 @@ SHIPPED_DIR = Path(__file__).parents[1] / "assets"
 
 
 def cache_key(cfg) -> str:
-    pretrain = OmegaConf.to_container(cfg.pretrain) if isinstance(cfg.pretrain, DictConfig) else dict(cfg.pretrain)
+    # resolved: the table presets set `pretrain.seed: ${seed}`, and the key must be the seed's
+    pretrain = (OmegaConf.to_container(cfg.pretrain, resolve=True) if isinstance(cfg.pretrain, DictConfig)
+                else dict(cfg.pretrain))
     recipe = {
         "arch": open_clip.get_model_config(cfg.arch),
         # unset (null) options stay out of the key, so adding an option keeps every existing checkpoint's key
