@@ -15,9 +15,10 @@ includes a method's own phases (three-stage's `fisher`, `stage1`, `stage2`, `sta
 - encoded: images through the image tower (a forward hook), training, teacher and evaluation
   passes alike.
 - `peak_rss_mb`: the process's resident-memory high-water mark when the phase ends (the first
-  phase where it jumps is the one that needed it; a multirun's jobs under the local launcher share
-  one process, so read it on single runs); `peak_gpu_mb` likewise for CUDA allocations.
-One meter per process (jobs run one per process), reset at the start of each job.
+  phase where it jumps is the one that needed it); `peak_gpu_mb` likewise for CUDA allocations.
+One meter per process, reset at the start of each job. The high-water marks are the process's:
+the default launcher runs a multirun's jobs one after another in one process, so read them on
+single runs (or one process per job: `hydra/launcher=local`, slurm).
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ CLASS_LEVEL = ("emmn", "lipschitz")  # forget whole classes by construction: jud
 
 
 # ascent on the forget set pushes the whole class away, siblings included: the three-stage paper's
-# case against it, and what they do here on subgroups (retain 35-39 %); issue 17 keeps this open
+# case against it, and what they do here on colour subgroups (retain 35-39 %); the siblings of a
+# coarse group, other shapes, they keep (test_quality_over_seeds.py)
 OVER_FORGET_SIBLINGS = ("grad_ascent", "neggrad_plus")
 
 
