@@ -17,20 +17,23 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_committed_row_reproduces_and_a_wrong_value_fails(tmp_path):
+    """One rerun of a committed row whose retain value is set 5 points off: that value fails, every
+    other value of the row reproduces (diff 0.00 on any machine within ±1)."""
     with COMMITTED.open() as handle:
         rows = list(csv.DictReader(handle))
-    row = next(r for r in rows if r["row"] == "ours" and r["method"] == "grad_ascent" and r["backbone"] == "tiny_rn"
-               and r["forget"] == "synthetic_subgroup_circle")
+    row = next(r for r in rows if r["row"] == "ours" and r["method"] == "space_adaptation" and r["backbone"] == "tiny_rn"
+               and r["forget"] == "synthetic_class_heart")  # a quick row: 3 seeds in seconds
     wrong = dict(row, **{"retain/acc": str(float(row["retain/acc"]) + 5.0)})
     path = tmp_path / "results.csv"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))
         writer.writeheader()
-        writer.writerows([row, wrong])
+        writer.writerow(wrong)
     proc = run("--all", "--report", str(path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "1 of 2 rows reproduce within tolerance" in proc.stdout
-    assert "retain/acc" in proc.stdout and "OUT OF ±1" in proc.stdout
+    assert "0 of 1 rows reproduce within tolerance" in proc.stdout
+    values = [line for line in proc.stdout.splitlines() if " committed " in line]
+    assert len(values) >= 6 and all(("OUT OF ±1" in line) == line.strip().startswith("retain/acc") for line in values)
 
 
 def test_a_chaotic_method_is_printed_but_not_held(monkeypatch, tmp_path):
