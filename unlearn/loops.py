@@ -11,7 +11,6 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from unlearn import zeroshot
 from unlearn.config.schema import Towers
 from unlearn.losses import zeroshot_ce
 from unlearn.models.anatomy import in_towers
@@ -36,7 +35,8 @@ class ClassHead:
     """Class text embeddings for training losses: computed once when the text tower is frozen,
     recomputed with gradients on every call when it trains, a chunk of classes at a time
     (zeroshot.chunked_class_embeddings: ImageNet's 1000 classes fit). `head(rows)` gives only
-    those classes' rows, in that order: a loss that needs a few classes encodes only theirs."""
+    those classes' rows, in that order: a loss that needs a few classes encodes only theirs
+    when the whole head would take more than one chunk."""
 
     def __init__(self, model, tokenizer: Callable, classnames: list[str], templates: list[str],
                  device: torch.device, text_trains: bool):
@@ -49,13 +49,7 @@ class ClassHead:
     def __call__(self, rows: list[int] | None = None) -> torch.Tensor:
         if self._fixed is not None:
             return self._fixed if rows is None else self._fixed[rows]
-        model, tokenizer, classnames, templates, device = self.args
-        if rows is None or len(classnames) * len(templates) <= zeroshot.PROMPTS_PER_BACKWARD:
-            # within one backward chunk the whole head costs no more memory, and its rows are the
-            # same numbers bit for bit as the whole head's (a smaller batch may round differently)
-            head = chunked_class_embeddings(model, tokenizer, classnames, templates, device)
-            return head if rows is None else head[rows]
-        return chunked_class_embeddings(model, tokenizer, [classnames[i] for i in rows], templates, device)
+        return chunked_class_embeddings(*self.args, rows=rows)
 
 
 def trainable_and_head(ctx) -> tuple[list[torch.nn.Parameter], ClassHead]:

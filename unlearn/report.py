@@ -265,8 +265,8 @@ def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
     for run in runs:
         per_seed.setdefault(run.metrics["seed"], run)
     firsts = [per_seed[s] for s in sorted(per_seed)]
-    return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed), pretrain_seeds=_pretrain_seeds(firsts),
-               values=aggregate([run.metrics["before"] for run in firsts]))
+    return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
+               pretrain_seeds=_pretrain_seeds(firsts), values=aggregate([run.metrics["before"] for run in firsts]))
 
 
 def _method_rank(method: str) -> tuple[int, str]:

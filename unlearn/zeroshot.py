@@ -35,15 +35,23 @@ PROMPTS_PER_BACKWARD = 256
 
 
 def chunked_class_embeddings(model, tokenizer: Callable, classnames: list[str], templates: list[str],
-                             device: torch.device) -> torch.Tensor:
+                             device: torch.device, rows: list[int] | None = None) -> torch.Tensor:
     """`class_embeddings` a chunk of classes (PROMPTS_PER_BATCH prompts) at a time. Under autograd
     the chunks are smaller (PROMPTS_PER_BACKWARD) and each is recomputed in the backward pass
     (torch.utils.checkpoint), so memory holds one chunk's activations whatever the number of
-    classes; the gradient is the same. One chunk (the embedded world) is a plain call."""
+    classes; the gradient is the same. One chunk (the embedded world) is a plain call.
+
+    `rows`: only those classes' embeddings, in that order (a loss that needs a few classes). They
+    are encoded alone only when the whole head takes more than one chunk: within one chunk the
+    whole head costs no more memory, and its rows are the whole head's bit for bit (a smaller
+    batch may round differently)."""
     recompute = torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters())
     per_call = max(1, (PROMPTS_PER_BACKWARD if recompute else PROMPTS_PER_BATCH) // len(templates))
     if len(classnames) <= per_call:
-        return class_embeddings(model, tokenizer, classnames, templates, device)
+        head = class_embeddings(model, tokenizer, classnames, templates, device)
+        return head if rows is None else head[rows]
+    if rows is not None:
+        return chunked_class_embeddings(model, tokenizer, [classnames[i] for i in rows], templates, device)
     chunks = [classnames[i:i + per_call] for i in range(0, len(classnames), per_call)]
     if recompute:
         return torch.cat([checkpoint(class_embeddings, model, tokenizer, chunk, templates, device, use_reentrant=False)

@@ -54,11 +54,10 @@ def test_a_seed_interpolated_pretraining_seed_finds_that_seeds_checkpoint(preset
     from unlearn.models.tiny import cache_key
 
     for seed in PRETRAIN_SEEDS:
-        cfg = compose_config(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}")
+        cfg = compose_config(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}", "audit.reference=retrain")
         literal = compose_config("backbone=tiny_rn", f"backbone.pretrain.seed={seed}").backbone
         assert cache_key(cfg.backbone) == cache_key(literal) and find_cached(cfg.backbone).parent.name == "assets"
-        assert reference_backbone(compose_config(*(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}"),
-                                                 "audit.reference=retrain")).pretrain.seed == seed
+        assert reference_backbone(cfg).pretrain.seed == seed
 
 
 def test_shipped_checkpoints_fit_the_size_budget():
