@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow test-gpu pretrain tables tables-synthetic check-report clean
+.PHONY: setup run test test-slow test-gpu bench pretrain tables tables-synthetic check-report clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ test-slow: setup
 # On a machine with CUDA: every method on the GPU against the CPU, and the real architectures' throughput.
 test-gpu: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -s -m gpu $(PYTEST_ARGS)
+
+# What a real-scale job costs, with the caches on and off: a fake 1000-class ImageNet (written once under
+# outputs/bench/data) and the miniature real architectures, on the CPU (~7 min; README, "Performance").
+bench: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/bench.py $(ARGS)
 
 # Re-pretrain the tiny backbones, every shipped pretraining seed (SEEDS), into the user cache
 # ($$UNLEARN_CACHE_DIR or ~/.cache/unlearn); `make pretrain OUT=unlearn/assets` refreshes the shipped

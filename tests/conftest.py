@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # No network here: a missing pretrained tag must fail at once, and W&B stays local.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
+# The data caches (features, decoded images) of this test session, not the user's: a test never
+# reads what an older version of the code stored. Tests that count decodes use a folder of their own.
+os.environ["UNLEARN_DATA_CACHE_DIR"] = tempfile.mkdtemp(prefix="unlearn-test-cache-")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 

@@ -74,7 +74,8 @@ def test_launcher_and_sweeper_presets_compose():
                                            "hydra/sweeper=optuna_score"], return_hydra_config=True)
     launcher, sweeper = cfg.hydra.launcher, cfg.hydra.sweeper
     assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
-    assert (launcher.gpus_per_node, launcher.array_parallelism, launcher.timeout_min) == (1, 32, 240)
+    assert (launcher.gpus_per_node, launcher.array_parallelism, launcher.timeout_min) == (1, 32, 60)
+    assert (launcher.cpus_per_task, launcher.mem_gb) == (9, 32)
     assert str(sweeper.direction) in ("maximize", "Direction.maximize") and sweeper.sampler.seed == 0
     assert Path(cfg.hydra.sweep.dir).is_absolute() and Path(cfg.hydra.run.dir).is_absolute()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -22,6 +23,20 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return path
+
+
+def write_once(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """`atomic_write` unless `path` exists, under an exclusive lock on `<path>.lock`: of concurrent
+    jobs that need the same file (a shared cache), one writes it, the others wait and then read it."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f"{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        if not path.is_file():
+            atomic_write(path, write)
     return path
 
 

@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 from unlearn.config import setup
 from unlearn.config.ranges import config_errors
 from unlearn.errors import UnlearnError
-from unlearn.models.tiny import checkpoint_name, pretrain, user_cache_dir
-from unlearn.runtime import configure_threads
+from unlearn.models.tiny import checkpoint_name, pretrain
+from unlearn.runtime import configure_threads, user_cache_dir
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="pretrain")

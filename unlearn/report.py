@@ -464,8 +464,11 @@ def cost_lines(table: Table) -> list[str]:
     if not rows:
         return []
     recorded = {p for row in rows for run in row.runs for p in run.metrics.get("cost", {})}
-    # in the order a job runs them: the original's evaluation, the method (its phases), the last evaluation
-    phases = sorted(recorded, key=lambda p: (p != "before_eval", p == "after_eval", p != "unlearn", p))
+    # in the order a job runs them: data preparation, the original's evaluation, the method (its phases),
+    # the last evaluation
+    first = ("check_images", "cache_data", "before_eval")
+    phases = sorted(recorded, key=lambda p: (first.index(p) if p in first else len(first), p == "after_eval",
+                                             p != "unlearn", p))
 
     def cell(row: Row, name: str) -> str:
         spent = [run.metrics["cost"][name] for run in row.runs if name in run.metrics.get("cost", {})]

@@ -26,9 +26,12 @@ from unlearn import audit, cost
 from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
-from unlearn.data.tasks import UnlearningTask, build_task, without_undecodable
+from unlearn.data.cache import cache_dir, cached_task
+from unlearn.data.tasks import UnlearningTask, build_task, stage_task, without_undecodable
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
+from unlearn.feature_store import FeatureStore, run_context
+from unlearn.job_slots import job_slot
 from unlearn.loggers import build_logger
 from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
@@ -39,7 +42,7 @@ from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
 from unlearn.rundir import completed_metrics, config_hash, numeric_leaves, set_aside, write_metrics, write_status
-from unlearn.runtime import configure_threads, seed_everything, select_device
+from unlearn.runtime import autocast_dtype, configure_threads, seed_everything, select_device
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,8 @@ class Job:
     tokenizer: Callable
     bench: Benchmark
     task: UnlearningTask
-    evaluator: Evaluator
+    evaluator: Evaluator  # the full test sets (before, after, audit)
+    stage_evaluator: Evaluator  # a method's intermediate states (eval.stage_cap)
     logger: Any
     undecodable: dict[str, int]  # images left out per set (dataset.skip_bad_images)
 
@@ -67,7 +71,7 @@ class Job:
     def method_context(self) -> UnlearnContext:
         return UnlearnContext(model=self.model, tokenizer=self.tokenizer, bench=self.bench, task=self.task,
                               cfg=self.cfg.method, device=self.device, seed=self.cfg.seed, logger=self.logger,
-                              evaluate=self.evaluator, run_dir=self.run_dir, backbone=self.cfg.backbone.name)
+                              evaluate=self.stage_evaluator, run_dir=self.run_dir, backbone=self.cfg.backbone.name)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -114,10 +118,20 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
             task, undecodable = without_undecodable(task)
         if undecodable:
             log.warning("left out images that cannot be decoded: %s", undecodable)
-    evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision)
+    with cost.phase("cache_data"):
+        task = cached_task(task, cfg.cache)
+    model = model.to(device)
+    store = None
+    if cfg.cache.features:
+        store = FeatureStore(cache_dir(cfg.cache) / "features",
+                             run_context(cfg.backbone.arch, device, str(autocast_dtype(device, cfg.eval.precision)),
+                                         cfg.eval.batch_size))
+    evaluator = Evaluator(bench, task, tokenizer, device, cfg.eval.batch_size, cfg.eval.precision, store)
+    evaluator.keep_on_disk(model)
     logger = build_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
                           name=run_dir.name, group=wandb_group(cfg), job_type=cfg.method.name)
-    return Job(cfg, run_dir, device, model.to(device), tokenizer, bench, task, evaluator, logger, undecodable)
+    return Job(cfg, run_dir, device, model, tokenizer, bench, task, evaluator,
+               evaluator.on(stage_task(task, cfg.eval.stage_cap)), logger, undecodable)
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> float:
@@ -129,6 +143,12 @@ def execute(cfg: DictConfig, run_dir: Path) -> float:
         log.info("skipping %s: complete metrics.json with the same config found", run_dir)
         write_status(run_dir, "complete", digest, skipped=True)
         return done[cfg.objective]
+    with job_slot(cfg):  # hydra/launcher=local starts every job at once; at most local_parallelism work
+        return attempt(cfg, run_dir, digest)
+
+
+def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
+    """Run the job in `run_dir`, with its status from start to end."""
     if aside := set_aside(run_dir):
         log.info("moved the results of an earlier attempt to %s", aside)
     write_status(run_dir, "running", digest)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from unlearn.config.schema import Precision
 from unlearn.errors import UnlearnError
+
+
+def user_cache_dir() -> Path:
+    """Where pretrained tiny CLIPs, retrained references and the data caches live:
+    $UNLEARN_CACHE_DIR, else ~/.cache/unlearn."""
+    return Path(os.environ.get("UNLEARN_CACHE_DIR", Path.home() / ".cache" / "unlearn"))
 
 
 def configure_threads(num_threads: int | None) -> None:

@@ -80,7 +80,8 @@ def write_stl10(root: Path, per_class: int = 2, seed: int = 0) -> Path:
     return root
 
 
-def write_food101(root: Path, classes=("apple_pie", "baby_back_ribs", "sushi"), per_class: int = 2, seed: int = 0) -> Path:
+def write_food101(root: Path, classes=("apple_pie", "baby_back_ribs", "sushi"), per_class: int = 2, seed: int = 0,
+                  size: int = 32) -> Path:
     """root/food-101/images/<class>/<id>.jpg with meta/{train,test}.json and meta/classes.txt."""
     rng = np.random.default_rng(seed)
     base = root / "food-101"
@@ -90,7 +91,7 @@ def write_food101(root: Path, classes=("apple_pie", "baby_back_ribs", "sushi"), 
             ids = [f"{name}/{split}{i}" for i in range(per_class)]
             splits[split][name] = ids
             for i in ids:
-                _save(base / "images" / f"{i}.jpg", _pixels(rng, y))
+                _save(base / "images" / f"{i}.jpg", _pixels(rng, y, size))
     (base / "meta").mkdir(parents=True, exist_ok=True)
     for split, content in splits.items():
         (base / "meta" / f"{split}.json").write_text(json.dumps(content))
@@ -98,14 +99,14 @@ def write_food101(root: Path, classes=("apple_pie", "baby_back_ribs", "sushi"), 
     return root
 
 
-def write_imagenet(root: Path, wnids: list[str], per_class: int = 2, seed: int = 0) -> Path:
+def write_imagenet(root: Path, wnids: list[str], per_class: int = 2, seed: int = 0, size: int = 32) -> Path:
     """root/{train,val}/<wnid>/<wnid>_<i>.JPEG (val sorted into class folders)."""
     rng = np.random.default_rng(seed)
     index = {w: i for i, w in enumerate(catalog.imagenet_wnids())}
     for split in ("train", "val"):
         for w in wnids:
             for i in range(per_class):
-                _save(root / split / w / f"{w}_{i}.JPEG", _pixels(rng, index[w]))
+                _save(root / split / w / f"{w}_{i}.JPEG", _pixels(rng, index[w], size))
     return root
 
 
@@ -171,10 +172,10 @@ def write_stanford_dogs_official(root: Path, breeds: list[str], train: int = 3, 
     return root
 
 
-def write_class_folder(root: Path, folders: list[str], per_class: int = 2, seed: int = 0) -> Path:
+def write_class_folder(root: Path, folders: list[str], per_class: int = 2, seed: int = 0, size: int = 32) -> Path:
     """root/<class folder>/<i>.png (ObjectNet's images folder)."""
     rng = np.random.default_rng(seed)
     for y, name in enumerate(folders):
         for i in range(per_class):
-            _save(root / name / f"{i}.png", _pixels(rng, y))
+            _save(root / name / f"{i}.png", _pixels(rng, y, size))
     return root

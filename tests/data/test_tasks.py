@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from unlearn.data import build_benchmark
-from unlearn.data.tasks import build_task
+from unlearn.data.tasks import build_task, stage_task
 from unlearn.errors import UnlearnError
 
 
@@ -84,3 +84,18 @@ def test_synthetic_groups_cover_every_shape_once():
     assert sorted(members) == sorted(synthetic.SHAPES)
     # no caption names a group: the tiny CLIPs' vocabulary has no group word
     assert not set(synthetic.vocabulary()) & {w for g in synthetic.GROUPS for w in g.split()} - {"shape"}
+
+
+def test_stage_task_keeps_forget_and_retain_whole_and_caps_the_rest(bench, compose_cfg):
+    whole = compose_cfg("debug=default", "task.eval_cap=null")  # full test sets: the same for every seed
+    task = build_task(bench, whole.forget, whole.task, seed=0)
+    staged = stage_task(task, 20)
+    masks, full = staged.test_masks, task.test_masks
+    assert masks["forget"].sum() == full["forget"].sum() and masks["retain"].sum() == full["retain"].sum()
+    assert masks["others"].sum() == 20 and not (masks["others"] & masks["retain"]).any()  # its own draw
+    assert all(len(suite.images) == min(20, len(task.zeroshot[name].images)) for name, suite in staged.zeroshot.items())
+    other_seed = stage_task(build_task(bench, whole.forget, whole.task, seed=1), 20)
+    assert np.array_equal(other_seed.test.labels, staged.test.labels)  # the same draw for every seed
+    assert stage_task(task, None) is task
+    roomy = stage_task(task, 10**6)
+    assert {k: m.sum() for k, m in roomy.test_masks.items()} == {k: m.sum() for k, m in full.items()}

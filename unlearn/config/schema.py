@@ -201,6 +201,30 @@ class EvalConfig:
     zeroshot: dict[str, Any] = field(default_factory=dict)
     # name -> metric config measured before and after unlearning (conf/config.yaml: zeroshot, scores)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # a method's intermediate states (three-stage's stages) are measured on forget and retain whole,
+    # others and each suite at most this many images (a fixed draw, the same for every seed);
+    # before/after always on the full sets; null: stages on the full sets too. 5000 leaves the
+    # embedded benchmark whole (others 4032) and cuts ImageNet's ~143k evaluation images to ~26k
+    stage_cap: Optional[int] = at_least(1, 5000)
+
+
+@dataclass
+class CacheConfig:
+    """What a job reuses instead of recomputing (unlearn/data/cache.py, unlearn/feature_store.py).
+    Every cache is exact: a run's metrics are the same with any of them off; switch one off to
+    compare its cost (`make bench`)."""
+
+    # the original model's image features and class heads, on disk, keyed by the weights, architecture,
+    # preprocessing, precision, device and the image set's files and labels: shared by every job of a
+    # sweep, and by the after-evaluation of a method that leaves a tower unchanged
+    features: bool = True
+    # evaluation images decoded once, as uint8 at the model's input size, on disk (memory-mapped):
+    # shared by every job and backbone with the same preprocessing (~150 KB per 224 px image)
+    images: bool = True
+    # the small training and calibration sets decoded once per job and kept in memory (Fisher,
+    # every training epoch and every soup point reuse them)
+    train_sets: bool = True
+    dir: Optional[str] = None  # null: $UNLEARN_DATA_CACHE_DIR, else $UNLEARN_CACHE_DIR/data, else ~/.cache/unlearn/data
 
 
 @dataclass
@@ -213,10 +237,14 @@ class RunConfig:
     audit: AuditConfig = MISSING
     task: TaskConfig = field(default_factory=TaskConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     seed: int = at_least(0, 0)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # CPU threads; 1 avoids the thread wake-up cost that dominates tiny models on CPU; null: torch's default
     num_threads: Optional[int] = at_least(1, 1)
+    # hydra/launcher=local: at most this many jobs of a sweep work at once on this machine (the others
+    # wait, unlearn/job_slots.py); null: one per visible GPU, or without a GPU one per num_threads cores
+    local_parallelism: Optional[int] = at_least(1, None)
     # skip the job when its folder already holds a complete metrics.json of the same config
     resume: bool = True
     save_checkpoint: bool = False

@@ -7,7 +7,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, TensorDataset
 
 from unlearn.cost import count_decoded
 
@@ -45,11 +45,17 @@ class ImageSet:
 
     @property
     def decodes(self) -> bool:
-        """Whether reading an image decodes it (files, arrays), rather than indexing a tensor."""
-        dataset = self.dataset
-        while isinstance(dataset, Subset):
-            dataset = dataset.dataset
-        return not isinstance(dataset, TensorDataset)
+        """Whether reading an image decodes it (files, arrays), rather than indexing a tensor or a
+        cache (a dataset class says so with `decodes = False`)."""
+        return _decodes(self.dataset)
+
+
+def _decodes(dataset: Dataset) -> bool:
+    if isinstance(dataset, Subset):
+        return _decodes(dataset.dataset)
+    if isinstance(dataset, ConcatDataset):  # e.g. EMMN's two noise sets
+        return any(_decodes(part) for part in dataset.datasets)
+    return getattr(dataset, "decodes", not isinstance(dataset, TensorDataset))
 
 
 class _Decoding:

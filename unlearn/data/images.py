@@ -45,12 +45,15 @@ class FileImages(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int):
+    def raw(self, index: int) -> Image.Image:
+        """The decoded image, before the transform."""
         try:
-            image = default_loader(self.paths[index])
+            return default_loader(self.paths[index])
         except (OSError, ValueError) as err:  # PIL: truncated, not an image, unreadable
             raise BadImageError(f"cannot decode image {self.paths[index]!r} ({type(err).__name__}: {err})") from None
-        return self.transform(image), int(self.labels[index])
+
+    def __getitem__(self, index: int):
+        return self.transform(self.raw(index)), int(self.labels[index])
 
 
 class _DecodeCheck(Dataset):
@@ -91,8 +94,11 @@ class ArrayImages(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
+    def raw(self, index: int) -> Image.Image:
+        return Image.fromarray(self.images[index])
+
     def __getitem__(self, index: int):
-        return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
+        return self.transform(self.raw(index)), int(self.labels[index])
 
 
 def holdout(strata: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -155,6 +155,31 @@ def _sample(images: ImageSet, mask: np.ndarray, size: int | None, rng: np.random
     return images.subset(_pick(mask, size, rng))
 
 
+STAGE_DRAW_SEED = 0  # the capped stage sets are the same for every run seed: stage curves compare across seeds
+
+
+def stage_task(task: UnlearningTask, cap: int | None) -> UnlearningTask:
+    """What a method's intermediate states are measured on (`eval.stage_cap`): the forget and retain
+    test images whole, `others` and each suite at most `cap` of theirs, drawn by a fixed seed.
+    `others` is measured on its own draw, so its accuracy is not tilted towards the retain classes
+    (for a class spec the retain images are the others, and all are kept). Sets the cap leaves
+    whole are the task's own: the evaluator then reuses a stage's features for the next phase."""
+    if cap is None:
+        return task
+    rng = np.random.default_rng(STAGE_DRAW_SEED)
+    masks = task.test_masks
+    suites = {name: suite if len(suite.images) <= cap else dataclasses.replace(
+        suite, images=suite.images.subset(_pick(np.ones(len(suite.images), bool), cap, rng)))
+        for name, suite in task.zeroshot.items()}
+    if masks["others"].sum() <= cap:
+        return dataclasses.replace(task, zeroshot=suites)
+    drawn = {"forget": np.flatnonzero(masks["forget"]), "retain": np.flatnonzero(masks["retain"]),
+             "others": _pick(masks["others"], cap, rng)}
+    keep = np.unique(np.concatenate(list(drawn.values())))
+    return dataclasses.replace(task, test=task.test.subset(keep), zeroshot=suites,
+                               test_masks={name: np.isin(keep, indices) for name, indices in drawn.items()})
+
+
 def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
     """The task of a forget spec; `sizes` is the `task` config node (TaskConfig)."""
     classes, attributes, *_ = spec = _spec(bench, forget)

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from unlearn.errors import UnlearnError
 from unlearn.models.checkpoint import load_checkpoint, save_checkpoint
 from unlearn.models.factory import build_tokenizer, create_random, model_flags
 from unlearn.progress import progress
+from unlearn.runtime import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,6 @@ def cache_key(cfg) -> str:
         "tokenizer": str(cfg.tokenizer),
     }
     return hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def user_cache_dir() -> Path:
-    return Path(os.environ.get("UNLEARN_CACHE_DIR", Path.home() / ".cache" / "unlearn"))
 
 
 def checkpoint_name(cfg) -> str:

@@ -1,0 +1,257 @@
+"""Decode once: the data caches of a job (`cache.*`, unlearn.config.schema.CacheConfig).
+
+    task = cached_task(task, cfg.cache)   # after build_task, before any loader runs
+
+- `cache.train_sets`: the forget, retain and calibration training sets (a few hundred images) are
+  decoded once and kept in memory as the tensors their transform produced. Fisher's single-image
+  passes, every epoch of every stage and each of the soup search's 21 points read them there.
+- `cache.images`: the test set and every zero-shot suite are decoded once, as uint8 at the model's
+  input size (the transform up to ToTensor), into a memory-mapped `.npy` file under
+  `cache.dir/images/`; ToTensor's scaling and the rest of the transform (Normalize) run on reading.
+  The file is keyed by the images' files and labels and that first part of the transform, so every
+  job and every backbone with the same preprocessing shares it. About 150 KB per 224 px image
+  (ImageNet's val and the four unseen suites of the marmoset setting: ~21 GB).
+
+Both are exact: a batch holds bit for bit the tensors decoding it again would give (the same
+transform, ToTensor's own uint8 → float division), so no metric moves. Sets that decode nothing
+(the synthetic world's tensors) pass through unchanged.
+
+`source_key(dataset)` names an image set's contents (files or pixels, labels, order); with
+`transform_key` it is also what the feature store (unlearn/feature_store.py) keys features by.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torchvision.transforms import Compose, ToTensor
+
+from unlearn.cost import count_decoded
+from unlearn.data.base import ImageSet
+from unlearn.data.images import ArrayImages, FileImages
+from unlearn.data.tasks import UnlearningTask
+from unlearn.errors import UnlearnError
+from unlearn.io import write_once
+from unlearn.runtime import user_cache_dir
+
+log = logging.getLogger(__name__)
+
+TRAIN_SETS = ("forget_train", "retain_train", "calib_forget", "calib_retain")
+DECODE_BATCH = 64
+
+
+def cache_dir(cfg) -> Path:
+    """`cache.dir`, else $UNLEARN_DATA_CACHE_DIR (the tests point it at a folder of their own),
+    else $UNLEARN_CACHE_DIR/data (~/.cache/unlearn/data)."""
+    if cfg.dir:
+        return Path(cfg.dir).expanduser()
+    return Path(os.environ.get("UNLEARN_DATA_CACHE_DIR") or user_cache_dir() / "data")
+
+
+def cached_task(task: UnlearningTask, cfg) -> UnlearningTask:
+    """The task with its sets cached as `cfg` (the `cache` config node) says."""
+    replaced = {}
+    if cfg.train_sets:
+        replaced |= {name: in_memory(getattr(task, name)) for name in TRAIN_SETS}
+    if cfg.images:
+        folder = cache_dir(cfg) / "images"
+        replaced["test"] = on_disk(task.test, folder)
+        replaced["zeroshot"] = {name: dataclasses.replace(suite, images=on_disk(suite.images, folder))
+                                for name, suite in task.zeroshot.items()}
+    return dataclasses.replace(task, **replaced)
+
+
+def in_memory(images: ImageSet) -> ImageSet:
+    """The set decoded once into a TensorDataset of its transformed images (same order, labels)."""
+    if not images.decodes or not len(images):
+        return images
+    batches = list(images.loader(DECODE_BATCH))
+    tensors = TensorDataset(torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches]))
+    return ImageSet(_Keyed(tensors, source_key(images.dataset), transform_key(images.dataset)), images.labels,
+                    images.attributes, num_workers=0)
+
+
+def on_disk(images: ImageSet, folder: Path) -> ImageSet:
+    """The set read from its uint8 cache file (written on first use); unchanged when its transform
+    has no ToTensor step to split at, or the set decodes nothing."""
+    if not images.decodes or not len(images):
+        return images
+    leaf, key = _leaf(images.dataset), source_key(images.dataset)
+    split = split_transform(getattr(leaf, "transform", None)) if hasattr(leaf, "raw") else None
+    if split is None or key is None:
+        log.info("cache.images: no uint8 stage to cache in %s; it is decoded on every pass", type(leaf).__name__)
+        return images
+    decode, finish, decode_key = split
+    path = folder / f"{_digest(key, decode_key)}.npy"
+    _write_uint8(images, decode, path)
+    # the set's loader workers read and finish the uint8 images (no decoding left: a few % of the work)
+    return ImageSet(_Uint8Images(path, images.labels, finish, key, transform_key(images.dataset)), images.labels,
+                    images.attributes, num_workers=images.num_workers)
+
+
+def split_transform(transform: Callable | None) -> tuple[Callable, Callable, str] | None:
+    """(decode, finish, key of decode) around a Compose's ToTensor: decode(image) is the uint8
+    (3, H, W) tensor the steps before it give, finish(uint8) is ToTensor's scaling and then the
+    steps after it. None when the transform has no ToTensor step."""
+    steps = getattr(transform, "transforms", None) or []
+    at = next((i for i, step in enumerate(steps) if isinstance(step, ToTensor)), None)
+    if at is None:
+        return None
+    before = Compose(steps[:at])
+    return _DecodeUint8(before), _Finish(Compose(steps[at + 1:])), _plain_repr(before)
+
+
+class _DecodeUint8:
+    """image -> the uint8 (3, H, W) tensor of the transform's steps before ToTensor (a class, not a
+    closure: loader workers started by spawn or forkserver receive it pickled)."""
+
+    def __init__(self, before: Compose):
+        self.before = before
+
+    def __call__(self, image) -> torch.Tensor:
+        image = self.before(image)
+        if getattr(image, "mode", None) != "RGB":
+            raise UnlearnError(f"cache.images stores RGB images, but the transform gives {getattr(image, 'mode', image)!r} "
+                               "before ToTensor; set cache.images=false")
+        return torch.from_numpy(np.array(image, np.uint8, copy=True)).permute(2, 0, 1)
+
+
+class _Finish:
+    """uint8 (3, H, W) -> ToTensor's scaling (its own uint8 -> float division), then the steps after it."""
+
+    def __init__(self, after: Compose):
+        self.after = after
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.after(pixels.contiguous().to(torch.get_default_dtype()).div(255))
+
+
+def _write_uint8(images: ImageSet, decode: Callable, path: Path) -> None:
+    """Decode every image once (in the set's loader workers) into `path` (io.write_once: of jobs
+    started together, one decodes and the others wait for its file)."""
+
+    def write(tmp: Path) -> None:
+        loader = DataLoader(_Decoded(images.dataset, decode), batch_size=DECODE_BATCH, num_workers=images.num_workers)
+        array, start = None, 0
+        for pixels in loader:
+            if array is None:  # (3, H, W) from the first batch: the transform crops every image alike
+                array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(images), *pixels.shape[1:]))
+            array[start:start + len(pixels)] = pixels.numpy()
+            start += len(pixels)
+            count_decoded(len(pixels))
+        array.flush()
+
+    write_once(path, write)
+
+
+class _Decoded(Dataset):
+    def __init__(self, dataset: Dataset, decode: Callable):
+        self.dataset, self.decode = dataset, decode
+        self.leaf, self.indices = _leaf(dataset), _indices(dataset)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.decode(self.leaf.raw(self.indices[index]))
+
+
+class _Uint8Images(Dataset):
+    """(finish(uint8 image), label) from a cache file, opened read-only in each process that reads."""
+
+    decodes = False
+
+    def __init__(self, path: Path, labels: np.ndarray, finish: Callable, source: str, transform: str):
+        self.path, self.labels, self.finish = path, labels, finish
+        self.source_key, self.transform_key = source, transform
+        self._array = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        if self._array is None:
+            self._array = np.load(self.path, mmap_mode="r")
+        return self.finish(torch.from_numpy(np.array(self._array[index]))), int(self.labels[index])
+
+    def __getstate__(self):  # loader workers open their own map
+        return {**self.__dict__, "_array": None}
+
+
+class _Keyed(Dataset):
+    """A TensorDataset that keeps the keys of the set it was decoded from."""
+
+    decodes = False
+
+    def __init__(self, tensors: TensorDataset, source: str | None, transform: str | None):
+        self.tensors, self.source_key, self.transform_key = tensors, source, transform
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    def __getitem__(self, index: int):
+        return self.tensors[index]
+
+
+def _leaf(dataset: Dataset) -> Dataset:
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _indices(dataset: Dataset) -> list[int]:
+    """The leaf dataset's index of each item of `dataset` (through nested Subsets)."""
+    if isinstance(dataset, Subset):
+        inner = _indices(dataset.dataset)
+        return [inner[i] for i in dataset.indices]
+    return list(range(len(dataset)))
+
+
+def source_key(dataset: Dataset) -> str | None:
+    """A digest of what a dataset's items are made from (files or pixels, and labels, in order);
+    None for a kind of dataset it does not know."""
+    leaf = _leaf(dataset)
+    if hasattr(leaf, "source_key"):
+        base = leaf.source_key
+    elif isinstance(leaf, FileImages):
+        base = _digest("files", "\n".join(leaf.paths), np.asarray(leaf.labels, np.int64).tobytes())
+    elif isinstance(leaf, ArrayImages):
+        base = _digest("arrays", np.ascontiguousarray(leaf.images).tobytes(), np.asarray(leaf.labels, np.int64).tobytes())
+    elif isinstance(leaf, TensorDataset):
+        base = _digest("tensors", *(t.contiguous().numpy().tobytes() for t in leaf.tensors))
+    else:
+        return None
+    if base is None or leaf is dataset:
+        return base
+    return _digest(base, np.asarray(_indices(dataset), np.int64).tobytes())
+
+
+def transform_key(dataset: Dataset) -> str:
+    """The preprocessing a dataset's items go through, as text ('' for stored tensors)."""
+    leaf = _leaf(dataset)
+    if hasattr(leaf, "transform_key"):
+        return leaf.transform_key
+    transform = getattr(leaf, "transform", None)
+    return "" if transform is None else _plain_repr(transform)
+
+
+def _plain_repr(obj) -> str:
+    """repr without memory addresses (a function's repr holds one)."""
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(obj))
+
+
+def _digest(*parts) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else str(part).encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()[:32]
