@@ -12,7 +12,7 @@ architectures (random weights, 32 px; their accuracy is chance, their work is no
 - a 4-job sweep (`-m`, one process: grad_ascent, NegGrad+, random label, SalUn) with mini_vit;
 
 once with every cache off (`cache.features=false cache.images=false cache.train_sets=false
-eval.stage_cap=null`) and once with the defaults, starting from an empty cache (`<out>/cache`),
+cache.file_index=false eval.stage_cap=null`) and once with the defaults, starting from an empty cache (`<out>/cache`),
 in that order: the three-stage job fills the caches cold, the later jobs find what it left.
 Printed per job and phase: images decoded and encoded, seconds, peak resident memory, and the
 ratios off / on; the memory EMMN and Lipschitz add above the original model's evaluation, against
@@ -53,8 +53,9 @@ JOBS = {  # name -> (overrides, multirun)
     # pretrained weights do not): a grid over methods, as a table's row of baselines
     "sweep (4 jobs)": (("backbone=mini_vit", "method=grad_ascent,neggrad_plus,random_label,salun"), True),
 }
-CACHES_OFF = ("cache.features=false", "cache.images=false", "cache.train_sets=false", "eval.stage_cap=null")
-PHASES = ("cache_data", "before_eval", "fisher", "stage1", "stage1_eval", "stage2", "stage2_eval", "stage3",
+CACHES_OFF = ("cache.features=false", "cache.images=false", "cache.train_sets=false", "cache.file_index=false",
+              "eval.stage_cap=null")
+PHASES = ("load_data", "cache_data", "before_eval", "fisher", "stage1", "stage1_eval", "stage2", "stage2_eval", "stage3",
           "soup_search", "stage3_eval", "unlearn", "after_eval")
 COMPARED = ("before", "after", "stages", "score", "paper_score")
 
@@ -107,8 +108,9 @@ def totals(runs: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def job_total(summed: dict, key: str) -> float:
-    """A whole job's total: its top-level phases (cache_data, before_eval, unlearn, after_eval)."""
-    return sum(summed.get(phase, {}).get(key, 0) for phase in ("cache_data", "before_eval", "unlearn", "after_eval"))
+    """A whole job's total: its top-level phases (load_data, cache_data, before_eval, unlearn, after_eval)."""
+    return sum(summed.get(phase, {}).get(key, 0) for phase in ("load_data", "cache_data", "before_eval", "unlearn",
+                                                               "after_eval"))
 
 
 def table(results: dict[str, dict[bool, list[dict]]]) -> str:
@@ -175,14 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     for caching in (False, True):
         for name, (overrides, multirun) in JOBS.items():
             results[name][caching] = run(name, overrides, multirun, args.out, data, caching)
-    text = table(results)
     sweep = results["sweep (4 jobs)"]
-    text += (f"\n\nOriginal-model images encoded by each job of the 4-job sweep: caches off "
-             f"{sweep_originals(sweep[False])}, on {sweep_originals(sweep[True])}.")
-    text += "\n" + "\n".join(memory_lines(results))
+    notes = [f"Original-model images encoded by each job of the 4-job sweep: caches off "
+             f"{sweep_originals(sweep[False])}, on {sweep_originals(sweep[True])}.", *memory_lines(results)]
     differing = [f"{name}: {d}" for name, r in results.items() for d in same_metrics(r[False], r[True])]
-    text += "\nMetrics with the caches on and off: " + ("identical." if not differing else "DIFFER: " + "; ".join(differing))
-    text += f"\nWhole bench: {time.perf_counter() - start:.0f} s."
+    notes.append("Metrics with the caches on and off: " + ("identical." if not differing else "DIFFER: " + "; ".join(differing)))
+    notes.append(f"Whole bench: {time.perf_counter() - start:.0f} s.")
+    text = table(results) + "\n\n" + "\n".join(f"- {note}" for note in notes)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")

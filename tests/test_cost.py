@@ -5,16 +5,17 @@ from __future__ import annotations
 from tests.conftest import read_metrics
 from tests.test_sweep_integrity import MINI, _image_folder
 
-TOP_LEVEL = ("cache_data", "before_eval", "unlearn", "after_eval")  # the phases that hold all others
+TOP_LEVEL = ("load_data", "cache_data", "before_eval", "unlearn", "after_eval")  # the phases that hold all others
 
-CACHES_OFF = ("cache.features=false", "cache.images=false", "cache.train_sets=false", "eval.stage_cap=null")
+CACHES_OFF = ("cache.features=false", "cache.images=false", "cache.train_sets=false", "cache.file_index=false",
+              "eval.stage_cap=null")
 
 
 def test_the_default_method_records_every_phase(cli, tmp_path):
     proc, run_dir = cli("debug=default", "logger=none", f"cache.dir={tmp_path / 'cache'}")
     assert proc.returncode == 0, proc.stderr
     cost = read_metrics(run_dir)["cost"]
-    assert set(cost) == {"cache_data", "before_eval", "unlearn", "after_eval", "fisher", "stage1", "stage2", "stage3", "soup_search",
+    assert set(cost) == {"load_data", "cache_data", "before_eval", "unlearn", "after_eval", "fisher", "stage1", "stage2", "stage3", "soup_search",
                          "stage1_eval", "stage2_eval", "stage3_eval"}
     assert cost["before_eval"]["images_encoded"] > 0 and cost["before_eval"]["images_decoded"] == 0  # in-memory tensors
     inner = ("fisher", "stage1", "stage2", "stage3", "stage1_eval", "stage2_eval")  # stage3 holds its eval's soup part

@@ -7,7 +7,8 @@
 `cost/<phase>/images_encoded` (and W&B its summary). Phases nest: `unlearn` (the whole method)
 includes a method's own phases (three-stage's `fisher`, `stage1`, `stage2`, `stage3`,
 `soup_search`) and the evaluations of its intermediate states (`<stage>_eval`); `before_eval` and
-`after_eval` measure the original and the unlearned model; `cache_data` fills the data caches
+`after_eval` measure the original and the unlearned model; before them, `load_data` lists the
+dataset's files (unlearn/data/file_index.py) and `cache_data` fills the data caches
 (unlearn/data/cache.py: with them on, a job's decoding happens there). A phase entered twice adds up.
 
 - decoded: images a loader produced from files or arrays (JPEG/PNG decoding or array conversion,

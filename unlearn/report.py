@@ -466,7 +466,7 @@ def cost_lines(table: Table) -> list[str]:
     recorded = {p for row in rows for run in row.runs for p in run.metrics.get("cost", {})}
     # in the order a job runs them: data preparation, the original's evaluation, the method (its phases),
     # the last evaluation
-    first = ("check_images", "cache_data", "before_eval")
+    first = ("load_data", "check_images", "cache_data", "before_eval")
     phases = sorted(recorded, key=lambda p: (first.index(p) if p in first else len(first), p == "after_eval",
                                              p != "unlearn", p))
 

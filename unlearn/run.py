@@ -27,6 +27,7 @@ from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
 from unlearn.data.cache import cache_dir, cached_task
+from unlearn.data.file_index import file_index
 from unlearn.data.tasks import UnlearningTask, build_task, stage_task, without_undecodable
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
@@ -109,8 +110,9 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     cost.METER.reset()
     cost.count_encodes(image_tower(model))
     transform = eval_transform(model)  # real datasets are preprocessed as the backbone expects
-    bench = build_benchmark(cfg.dataset, transform=transform)
-    add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
+    with cost.phase("load_data"), file_index(cache_dir(cfg.cache) / "index" if cfg.cache.file_index else None):
+        bench = build_benchmark(cfg.dataset, transform=transform)
+        add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
     task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
     undecodable: dict[str, int] = {}
     if cfg.dataset.skip_bad_images:

@@ -210,7 +210,8 @@ class EvalConfig:
 
 @dataclass
 class CacheConfig:
-    """What a job reuses instead of recomputing (unlearn/data/cache.py, unlearn/feature_store.py).
+    """What a job reuses instead of recomputing (unlearn/data/cache.py, unlearn/feature_store.py,
+    unlearn/data/file_index.py).
     Every cache is exact: a run's metrics are the same with any of them off; switch one off to
     compare its cost (`make bench`)."""
 
@@ -224,6 +225,9 @@ class CacheConfig:
     # the small training and calibration sets decoded once per job and kept in memory (Fisher,
     # every training epoch and every soup point reuse them)
     train_sets: bool = True
+    # image folder listings (ImageNet's 1.28M training files) kept on disk, each subfolder listed
+    # again when its modification time changes (unlearn/data/file_index.py)
+    file_index: bool = True
     dir: Optional[str] = None  # null: $UNLEARN_DATA_CACHE_DIR, else $UNLEARN_CACHE_DIR/data, else ~/.cache/unlearn/data
 
 

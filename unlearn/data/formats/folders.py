@@ -15,8 +15,9 @@ from unlearn.config.ranges import fraction
 from unlearn.config.schema import RealDatasetConfig
 from unlearn.data import catalog
 from unlearn.data.base import ImageSet, LoadedData
+from unlearn.data.file_index import listed
 from unlearn.data.formats import FORMATS
-from unlearn.data.images import FileImages, holdout, image_files, prompt_name, require_dir, subfolders
+from unlearn.data.images import FileImages, holdout, prompt_name, require_dir, subfolders
 from unlearn.errors import UnlearnError, choices
 
 
@@ -61,8 +62,7 @@ CLASS_FOLDER_LAYOUT = "root/<class>/<image>.{jpg,png}"
 def _files_of(folder: Path, names: list[str]) -> tuple[list[str], np.ndarray]:
     """Image paths under folder/<name> for each name, with the index of the name as label."""
     paths, labels = [], []
-    for label, name in enumerate(names):
-        files = image_files(folder / name)
+    for label, files in enumerate(listed(folder, names)):
         paths += [str(p) for p in files]
         labels += [label] * len(files)
     return paths, np.asarray(labels, dtype=np.int64)

@@ -1,0 +1,35 @@
+"""Image folder listings kept on disk (unlearn/data/file_index.py): listed once, listed again where
+a folder changed, and the same listing either way."""
+
+from __future__ import annotations
+
+import os
+
+import unlearn.data.file_index as file_index_module
+from tests.data import fake_datasets as fake
+from unlearn.data.file_index import file_index, listed
+
+NAMES = ["a", "b", "c"]
+
+
+def counting_listings(monkeypatch) -> list:
+    calls = []
+    original = file_index_module.image_files
+    monkeypatch.setattr(file_index_module, "image_files", lambda folder: calls.append(folder.name) or original(folder))
+    return calls
+
+
+def test_folders_are_listed_once_and_again_where_they_changed(tmp_path, monkeypatch):
+    root = fake.write_class_folder(tmp_path / "data", NAMES, per_class=3)
+    calls = counting_listings(monkeypatch)
+    plain = listed(root, NAMES)
+    with file_index(tmp_path / "index"):
+        assert listed(root, NAMES) == plain and calls == NAMES * 2
+        assert listed(root, NAMES) == plain and calls == NAMES * 2  # from the index
+        added = root / "b" / "9.png"
+        added.write_bytes((root / "b" / "0.png").read_bytes())
+        stat = (root / "b").stat()
+        os.utime(root / "b", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # a coarse clock may not have moved
+        again = listed(root, NAMES)
+    assert calls == NAMES * 2 + ["b"] and again[1] == [*plain[1], added] and again[0] == plain[0]
+    assert listed(root, NAMES) == again and calls[-3:] == NAMES  # outside file_index: listed every time
