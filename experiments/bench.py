@@ -11,8 +11,8 @@ architectures (random weights, 32 px; their accuracy is chance, their work is no
 - three_stage (`three_stage_paper`), space_adaptation and EMMN with mini_rn, one job each;
 - a 4-job sweep (`-m`, one process: grad_ascent, NegGrad+, random label, SalUn) with mini_vit;
 
-once with every cache off (`cache.features=false cache.images=false cache.train_sets=false
-cache.file_index=false eval.stage_cap=null`) and once with the defaults, starting from an empty cache (`<out>/cache`),
+once with every cache off (`schema.CACHES_OFF`: `cache.features=false cache.images=false
+cache.train_sets=false cache.file_index=false eval.stage_cap=null`) and once with the defaults, starting from an empty cache (`<out>/cache`),
 in that order: the three-stage job fills the caches cold, the later jobs find what it left.
 Printed per job and phase: images decoded and encoded, seconds, peak resident memory, and the
 ratios off / on; the memory EMMN and Lipschitz add above the original model's evaluation, against
@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT))  # the fake-data writers of the tests
 
 from tests.data import fake_datasets as fake  # noqa: E402
 from tests.methods.test_scale_memory import NOISE_BYTES_MB, ONE_CHUNK_MB  # noqa: E402
+from unlearn.config.schema import CACHES_OFF  # noqa: E402
+from unlearn.cost import JOB_PHASES  # noqa: E402
 from unlearn.data import catalog  # noqa: E402
 
 COMMON = ("setting=imagenet1k_marmoset", "logger=none", "dataset.num_workers=0",
@@ -53,8 +55,6 @@ JOBS = {  # name -> (overrides, multirun)
     # pretrained weights do not): a grid over methods, as a table's row of baselines
     "sweep (4 jobs)": (("backbone=mini_vit", "method=grad_ascent,neggrad_plus,random_label,salun"), True),
 }
-CACHES_OFF = ("cache.features=false", "cache.images=false", "cache.train_sets=false", "cache.file_index=false",
-              "eval.stage_cap=null")
 PHASES = ("load_data", "cache_data", "before_eval", "fisher", "stage1", "stage1_eval", "stage2", "stage2_eval", "stage3",
           "soup_search", "stage3_eval", "unlearn", "after_eval")
 COMPARED = ("before", "after", "stages", "score", "paper_score")
@@ -108,9 +108,8 @@ def totals(runs: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def job_total(summed: dict, key: str) -> float:
-    """A whole job's total: its top-level phases (load_data, cache_data, before_eval, unlearn, after_eval)."""
-    return sum(summed.get(phase, {}).get(key, 0) for phase in ("load_data", "cache_data", "before_eval", "unlearn",
-                                                               "after_eval"))
+    """A whole job's total: the sum over its top-level phases."""
+    return sum(summed.get(phase, {}).get(key, 0) for phase in JOB_PHASES)
 
 
 def table(results: dict[str, dict[bool, list[dict]]]) -> str:

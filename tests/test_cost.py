@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from tests.conftest import read_metrics
 from tests.test_sweep_integrity import MINI, _image_folder
-
-TOP_LEVEL = ("load_data", "cache_data", "before_eval", "unlearn", "after_eval")  # the phases that hold all others
-
-CACHES_OFF = ("cache.features=false", "cache.images=false", "cache.train_sets=false", "cache.file_index=false",
-              "eval.stage_cap=null")
+from unlearn.config.schema import CACHES_OFF
+from unlearn.cost import JOB_PHASES
 
 
 def test_the_default_method_records_every_phase(cli, tmp_path):
@@ -47,7 +44,7 @@ def test_the_caches_cut_decodes_and_encodes_and_leave_every_metric_unchanged(cli
         runs[name] = read_metrics(run_dir)
     for key in ("before", "after", "stages", "score", "paper_score", "score_components"):
         assert runs["cold"][key] == runs["off"][key] == runs["warm"][key], key
-    decoded = {name: sum(p["images_decoded"] for n, p in m["cost"].items() if n in TOP_LEVEL) for name, m in runs.items()}
+    decoded = {name: sum(p["images_decoded"] for n, p in m["cost"].items() if n in JOB_PHASES) for name, m in runs.items()}
     assert 3 * decoded["cold"] <= decoded["off"], decoded
     warm = runs["warm"]["cost"]
     assert warm["before_eval"]["images_encoded"] == 0 and warm["cache_data"]["images_decoded"] < decoded["cold"]

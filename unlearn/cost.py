@@ -33,6 +33,11 @@ from typing import Iterator
 
 import torch
 
+# the phases a job records at its top level, in the order it runs them (unlearn/run.py; `check_images`
+# and the audits only when asked for): every other phase lies inside one of them, so their sum is the job
+JOB_PHASES = ("load_data", "check_images", "cache_data", "before_eval", "audit_original", "unlearn", "after_eval",
+              "audit_unlearned", "audit_reference")
+
 
 @dataclass
 class Meter:

@@ -74,19 +74,25 @@ class Evaluator:
         other._stored, other._features, other._heads = self._stored, self._features, self._heads
         return other
 
-    def _fetch(self, kind: str, stamp: bytes, key: tuple, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def _fetch(self, kind: str, stamp: bytes, key: Callable[[], tuple],
+               compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """`compute()` under autocast, through the store when the weights are the original's and
+        `key()` (called only then: it may hash a whole image set) names the inputs."""
         with autocast(self.device, self.precision):
-            if stamp not in self._stored or None in key:
+            if stamp not in self._stored:
                 return compute()
-            return self.store.fetch(kind, (stamp, *key), compute).to(self.device)
+            parts = key()
+            if None in parts:  # an image set the store cannot name (unlearn/data/cache.py, source_key)
+                return compute()
+            return self.store.fetch(kind, (stamp, *parts), compute).to(self.device)
 
     def image_features(self, model, images: ImageSet, name: str) -> torch.Tensor:
         stamp = image_stamp(model)
         cached = self._features.get(id(images))
         if cached is None or cached[0] != stamp:
-            key = (source_key(images.dataset), transform_key(images.dataset)) if stamp in self._stored else ()
-            cached = (stamp, self._fetch("features", stamp, key, lambda: image_features(
-                model, images, self.device, self.batch_size, f"features {name}")))
+            cached = (stamp, self._fetch(
+                "features", stamp, lambda: (source_key(images.dataset), transform_key(images.dataset)),
+                lambda: image_features(model, images, self.device, self.batch_size, f"features {name}")))
             self._features[id(images)] = cached
         return cached[1]
 
@@ -97,7 +103,7 @@ class Evaluator:
         key = (tuple(classnames), tuple(templates))
         cached = self._heads.get(key)
         if cached is None or cached[0] != stamp:
-            head = self._fetch("head", stamp, key, lambda: chunked_class_embeddings(
+            head = self._fetch("head", stamp, lambda: key, lambda: chunked_class_embeddings(
                 model, self.tokenizer, classnames, templates, self.device).float())
             cached = self._heads[key] = (stamp, head)
         return cached[1]

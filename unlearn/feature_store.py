@@ -15,13 +15,12 @@ of all computing the same features, and never read half a file.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from unlearn.io import write_once
+from unlearn.io import digest, write_once
 
 
 class FeatureStore:
@@ -30,10 +29,7 @@ class FeatureStore:
 
     def fetch(self, kind: str, parts: tuple, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
         """The stored tensor for `parts`, else `compute()`, stored (on the device compute uses)."""
-        hasher = hashlib.sha256(self.context.encode())
-        for part in parts:
-            hasher.update(b"\0" + (part if isinstance(part, bytes) else repr(part).encode()))
-        path = self.folder / f"{kind}-{hasher.hexdigest()[:32]}.pt"
+        path = self.folder / f"{kind}-{digest(self.context, *parts)}.pt"
         computed = []
 
         def write(tmp: Path) -> None:

@@ -1,8 +1,10 @@
-"""Atomic file writes (a reader never sees a half-written result), and the plain name-list format."""
+"""Atomic file writes (a reader never sees a half-written result), cache entry names, and the plain
+name-list format."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -24,6 +26,16 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def digest(*parts: bytes | str) -> str:
+    """32 hex digits of SHA-256 over `parts` (text or bytes, each ended by a NUL byte): the name of a
+    cache entry, from everything its content depends on."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else str(part).encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()[:32]
 
 
 def write_once(path: str | Path, write: Callable[[Path], None]) -> Path:

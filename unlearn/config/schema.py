@@ -10,7 +10,7 @@ the list of valid ones; numeric fields declare their valid range (unlearn/config
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Optional
 
@@ -229,6 +229,11 @@ class CacheConfig:
     # again when its modification time changes (unlearn/data/file_index.py)
     file_index: bool = True
     dir: Optional[str] = None  # null: $UNLEARN_DATA_CACHE_DIR, else $UNLEARN_CACHE_DIR/data, else ~/.cache/unlearn/data
+
+
+# every cache off, and stages measured on the full sets: what the defaults' cost and metrics are
+# compared with (`make bench`, tests/test_cost.py)
+CACHES_OFF = (*(f"cache.{f.name}=false" for f in fields(CacheConfig) if f.type == "bool"), "eval.stage_cap=null")
 
 
 @dataclass

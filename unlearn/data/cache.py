@@ -23,7 +23,6 @@ transform, ToTensor's own uint8 → float division), so no metric moves. Sets th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import re
@@ -40,7 +39,7 @@ from unlearn.data.base import ImageSet
 from unlearn.data.images import ArrayImages, FileImages
 from unlearn.data.tasks import UnlearningTask
 from unlearn.errors import UnlearnError
-from unlearn.io import write_once
+from unlearn.io import digest, write_once
 from unlearn.runtime import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def on_disk(images: ImageSet, folder: Path) -> ImageSet:
         log.info("cache.images: no uint8 stage to cache in %s; it is decoded on every pass", type(leaf).__name__)
         return images
     decode, finish, decode_key = split
-    path = folder / f"{_digest(key, decode_key)}.npy"
+    path = folder / f"{digest(key, decode_key)}.npy"
     _write_uint8(images, decode, path)
     # the set's loader workers read and finish the uint8 images (no decoding left: a few % of the work)
     return ImageSet(_Uint8Images(path, images.labels, finish, key, transform_key(images.dataset)), images.labels,
@@ -223,16 +222,16 @@ def source_key(dataset: Dataset) -> str | None:
     if hasattr(leaf, "source_key"):
         base = leaf.source_key
     elif isinstance(leaf, FileImages):
-        base = _digest("files", "\n".join(leaf.paths), np.asarray(leaf.labels, np.int64).tobytes())
+        base = digest("files", "\n".join(leaf.paths), np.asarray(leaf.labels, np.int64).tobytes())
     elif isinstance(leaf, ArrayImages):
-        base = _digest("arrays", np.ascontiguousarray(leaf.images).tobytes(), np.asarray(leaf.labels, np.int64).tobytes())
+        base = digest("arrays", np.ascontiguousarray(leaf.images).tobytes(), np.asarray(leaf.labels, np.int64).tobytes())
     elif isinstance(leaf, TensorDataset):
-        base = _digest("tensors", *(t.contiguous().numpy().tobytes() for t in leaf.tensors))
+        base = digest("tensors", *(t.contiguous().numpy().tobytes() for t in leaf.tensors))
     else:
         return None
     if base is None or leaf is dataset:
         return base
-    return _digest(base, np.asarray(_indices(dataset), np.int64).tobytes())
+    return digest(base, np.asarray(_indices(dataset), np.int64).tobytes())
 
 
 def transform_key(dataset: Dataset) -> str:
@@ -247,11 +246,3 @@ def transform_key(dataset: Dataset) -> str:
 def _plain_repr(obj) -> str:
     """repr without memory addresses (a function's repr holds one)."""
     return re.sub(r" at 0x[0-9a-f]+", "", repr(obj))
-
-
-def _digest(*parts) -> str:
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(part if isinstance(part, bytes) else str(part).encode())
-        hasher.update(b"\0")
-    return hasher.hexdigest()[:32]

@@ -13,14 +13,13 @@ renamed in it) is listed again, and the index rewritten. Outside `file_index`, e
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Iterator
 
 from unlearn.data.images import image_files
-from unlearn.io import atomic_write
+from unlearn.io import atomic_write, digest
 
 _FOLDER: ContextVar[Path | None] = ContextVar("file_index", default=None)
 
@@ -41,7 +40,7 @@ def listed(parent: Path, names: list[str]) -> list[list[Path]]:
     if index_folder is None:
         return [image_files(parent / name) for name in names]
     parent = parent.resolve()
-    path = index_folder / f"{hashlib.sha256(json.dumps([str(parent), names]).encode()).hexdigest()[:32]}.json"
+    path = index_folder / f"{digest(str(parent), *names)}.json"
     stored = json.loads(path.read_text()) if path.is_file() else {}
     entries, changed = {}, False
     for name in names:
