@@ -38,9 +38,10 @@ def compose_config(*overrides: str):
         return compose("config", overrides=list(overrides), return_hydra_config=False)
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python -m unlearn ARGS` in a subprocess (the way a user runs it)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def run_cli(*args: str, cwd: Path, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m unlearn ARGS` in a subprocess (the way a user runs it), `env` added to ours."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

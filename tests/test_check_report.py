@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -36,33 +37,44 @@ def test_a_committed_row_reproduces_and_a_wrong_value_fails(tmp_path):
     assert len(values) >= 6 and all(("OUT OF ±1" in line) == line.strip().startswith("retain/acc") for line in values)
 
 
-def test_a_chaotic_method_is_printed_but_not_held(monkeypatch, tmp_path):
-    """Lipschitz (README: chaotic across machines) passes with any difference, and says so."""
+def load_script():
     import importlib.util
-    from types import SimpleNamespace
 
     spec = importlib.util.spec_from_file_location("check_report", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_every_method_is_held_and_the_kernels_reach_the_rerun(monkeypatch, tmp_path):
+    """No method is exempt (Lipschitz included: it decides in float64); `--kernels avx2` puts the
+    capping variables into the rerun's environment, and the row's first line names the kernels."""
+    from types import SimpleNamespace
+
+    module = load_script()
     rerun_row = SimpleNamespace(kind="ours", values={"forget/acc": (80.0, None)})
-    monkeypatch.setattr(module, "rerun", lambda row, sweep: subprocess.CompletedProcess([], 0, "", ""))
+    envs = []
+
+    def fake_run(cmd, **kwargs):
+        envs.append(kwargs["env"])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(module.subprocess, "run", fake_run)
     monkeypatch.setattr(module, "report", lambda dirs, out, _: ([SimpleNamespace(rows=[rerun_row])], None))
     row = {"dataset": "synthetic", "forget": "synthetic_class_arrow", "backbone": "tiny_rn", "variant": "",
            "seeds": "0 1", "forget/acc": "0.0"}
-    for method, held in (("lipschitz", True), ("grad_ascent", False)):
+    for method in ("lipschitz", "grad_ascent"):
         rerun_row.method = method
-        ok, lines = module.check(dict(row, method=method), tmp_path)
-        assert ok is held, lines
-        assert ("chaotic (README): printed, not held" in lines[0]) is held
-        assert "diff +80.00" in lines[1]
+        ok, lines = module.check(dict(row, method=method), tmp_path, "avx2")
+        assert not ok and "OUT OF ±1" in lines[1] and "diff +80.00" in lines[1], lines
+        assert "avx2 kernels" in lines[0]
+    assert all(env["ATEN_CPU_CAPABILITY"] == "avx2" and env["ONEDNN_MAX_CPU_ISA"] == "AVX2" for env in envs)
+    module.check(dict(row, method="grad_ascent"), tmp_path)  # native: this process's own environment
+    assert envs[-1] == dict(os.environ)
 
 
 def test_a_row_reruns_on_the_pretrained_models_it_was_measured_on():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("check_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script()
     assert module.pretrain_override({"seeds": "0 1 2", "pretrain_seeds": "0 1 2"}) == ["backbone.pretrain.seed=${seed}"]
     assert module.pretrain_override({"seeds": "0 1", "pretrain_seeds": "2 2"}) == ["backbone.pretrain.seed=2"]
     assert module.pretrain_override({"seeds": "0 1", "pretrain_seeds": ""}) == []

@@ -20,6 +20,13 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("UNLEARN_CACHE_DIR", Path.home() / ".cache" / "unlearn"))
 
 
+# The environment that caps PyTorch's, oneDNN's and MKL's CPU kernels at AVX2 (read when torch
+# loads, so it applies to a new process): the rounding of an x86 machine without AVX-512, whose
+# matmuls, convolutions and sums reduce in another order. On a machine without AVX-512 it changes
+# nothing. `experiments/check_report.py --kernels avx2` and the Lipschitz reproducibility test use it.
+AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+
+
 def configure_threads(num_threads: int | None) -> None:
     """Tiny models on CPU spend most time waking threads; one thread is 10-25x faster there."""
     if num_threads:
