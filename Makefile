@@ -64,6 +64,7 @@ clean:
 	rm -rf outputs/runs outputs/multiruns outputs/tables
 
 # Rerun a sample of the committed synthetic report (one row per method and backbone) and compare
-# each value with the committed one (experiments/check_report.py): ARGS=--fast (CI) or --all.
+# each value with the committed one (experiments/check_report.py): ARGS=--fast or --all; add
+# --kernels avx2 to rerun with another x86 machine's arithmetic (CI: ARGS="--fast --kernels avx2").
 check-report: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/check_report.py $(ARGS)

@@ -8,8 +8,11 @@ Runs the job once as configured and `--draws` more times with every weight of th
 multiplied by (1 + ε), ε ~ N(0, scale²) drawn per entry (scale 1e-6 is well below what a forget
 method changes, and about the size of the rounding differences between two machines' kernels).
 Prints, per metric, the unperturbed value and the largest deviation of a perturbed run from it,
-in points. A method whose results move by more than a fraction of a point here will not
-reproduce across machines at one seed. Runs in-process (unlearn.run's Job), no run folder.
+in points. A float32 method whose results move by more than a fraction of a point here will not
+reproduce across machines at one seed. A method that decides in float64 (Lipschitz) meets rounding
+~10⁹ times smaller than this noise: here it shows how sensitive the method is to the model itself,
+and `experiments/check_report.py --kernels avx2` is the test of its reproducibility. Runs
+in-process (unlearn.run's Job), no run folder.
 """
 
 from __future__ import annotations

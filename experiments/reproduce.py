@@ -7,7 +7,10 @@
 Every preset is composed with the overrides first (one line per bad preset or value, before any
 job starts). Each preset sweeps into `<out>/<preset>` (a fixed folder, so running the command again resumes:
 jobs whose metrics.json is complete are skipped), each as its own `python -m unlearn` process, so
-one failing sweep leaves the others running. Then `python -m unlearn.report` writes the Markdown,
+one failing sweep leaves the others running. `--jobs N` runs N sweeps at once (default: as many as
+this machine runs jobs at once, `job_slots.slots_for`: one per GPU, else one per `num_threads` CPU
+cores), each then logging to `<out>/<preset>.log`; every job is its own seeded process, so the
+numbers do not depend on N. Then `python -m unlearn.report` writes the Markdown,
 CSV and LaTeX tables and the plots of every sweep into `--report` (default `<out>/report`), with
 the published numbers beside ours. The exit code is non-zero when any sweep failed; the report is
 still written from the runs that completed, and lists the ones that did not.
@@ -16,9 +19,11 @@ still written from the runs that completed, and lists the ones that did not.
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -37,30 +42,59 @@ def presets(kind: str) -> list[str]:
     return twins if kind == "synthetic" else [t.removesuffix("_synthetic") for t in twins]
 
 
-def composition_errors(chosen: list[str], overrides: list[str]) -> list[str]:
-    """One line per preset that does not compose with the overrides (the whole sweep would fail);
-    sweep overrides (`seed=0,1`) are checked by the sweep itself."""
+def compose_presets(chosen: list[str], overrides: list[str]) -> tuple[list[str], dict[str, int]]:
+    """(one line per preset that does not compose with the overrides (the whole sweep would fail),
+    the number of jobs of each preset that does); sweep overrides (`seed=0,1`) are checked by the
+    sweep itself and not counted."""
     setup()
     single = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
-    errors = []
+    errors, sizes = [], {}
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         for preset in chosen:
             try:
-                compose("config", overrides=[f"experiment={preset}", *single], return_hydra_config=True)
+                cfg = compose("config", overrides=[f"experiment={preset}", *single], return_hydra_config=True)
             except Exception as err:  # Hydra raises several types; each means "this preset cannot run"
                 cause = f" ({str(err.__cause__).splitlines()[0]})" if err.__cause__ else ""
                 errors.append(f"{preset}: {str(err).splitlines()[0]}{cause}")
-    return errors
+                continue
+            sizes[preset] = math.prod(len(str(v).split(",")) for v in cfg.hydra.sweeper.params.values())
+    return errors, sizes
 
 
-def run_sweep(preset: str, sweep_dir: Path, overrides: list[str]) -> int:
+def default_jobs(overrides: list[str]) -> int:
+    """How many sweeps run at once: as many as this machine runs jobs at once (job_slots.slots_for)."""
+    from unlearn.job_slots import slots_for  # imports torch: only when --jobs is not given
+
+    single = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return slots_for(compose("config", overrides=single))
+
+
+def run_sweep(preset: str, sweep_dir: Path, overrides: list[str], log: Path | None = None) -> int:
+    """One preset's sweep in its own process; its output to `log` when given (sweeps running at
+    once), else to ours."""
     command = [sys.executable, "-m", "unlearn", f"experiment={preset}", f"hydra.sweep.dir={sweep_dir}", *overrides]
-    print(f"==> {preset}: {' '.join(command[1:])}", flush=True)
+    print(f"==> {preset}: {' '.join(command[1:])}{f' (log: {log})' if log else ''}", flush=True)
     start = time.perf_counter()
-    code = subprocess.call(command, cwd=ROOT)
+    if log is None:
+        code = subprocess.call(command, cwd=ROOT)
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as handle:
+            code = subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
     print(f"<== {preset}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.perf_counter() - start:.0f} s",
           flush=True)
     return code
+
+
+def run_sweeps(chosen: list[str], out: Path, overrides: list[str], jobs: int) -> list[str]:
+    """Every preset's sweep in the given order, `jobs` at a time; returns the presets whose sweep
+    failed."""
+    if jobs == 1:
+        return [p for p in chosen if run_sweep(p, out / p, overrides) != 0]
+    with ThreadPoolExecutor(jobs) as pool:
+        codes = dict(zip(chosen, pool.map(lambda p: run_sweep(p, out / p, overrides, out / f"{p}.log"), chosen)))
+    return [p for p in codes if codes[p] != 0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--real", action="store_true", help="every real-data preset (GPU box, real data and weights)")
     parser.add_argument("--out", type=Path, help="sweep folders go under it (default: outputs/tables/<kind>)")
     parser.add_argument("--report", type=Path, help="where the tables and plots go (default: <out>/report)")
+    parser.add_argument("--jobs", type=int, help="sweeps at once (default: one per GPU, else one per "
+                        "num_threads CPU cores)")
     args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs {args.jobs} is invalid; valid: an integer >= 1")
 
     chosen = [n for n in args.names if "=" not in n]
     overrides = [n for n in args.names if "=" in n]
@@ -83,12 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen = presets("synthetic" if args.synthetic else "real") + chosen
     if not chosen:
         parser.error("name presets, or pass --synthetic or --real")
-    errors = composition_errors(chosen, overrides)
+    errors, sizes = compose_presets(chosen, overrides)
     if errors:
         parser.error("; ".join(errors))
     out = (args.out or ROOT / "outputs" / "tables" / ("synthetic" if args.synthetic else "real")).resolve()
 
-    failed = [p for p in chosen if run_sweep(p, out / p, overrides) != 0]
+    largest_first = sorted(chosen, key=lambda p: -sizes[p])  # sweeps run at once then end close together
+    failed = run_sweeps(largest_first, out, overrides, args.jobs or default_jobs(overrides))
     swept = [str(out / p) for p in chosen if (out / p).is_dir()]
     report_dir = (args.report or out / "report").resolve()
     report_code = subprocess.call([sys.executable, "-m", "unlearn.report", *swept, "--out", str(report_dir)],

@@ -121,22 +121,26 @@ def test_command_line_wins_over_a_setting():
     assert cfg.dataset.name == "imagenet1k" and cfg.forget.name == "imagenet1k_subgroup_box_turtle"
 
 
-def test_reproduce_runs_presets_resumes_and_reports(tmp_path):
-    """Two tiny presets end to end through the script; a second call skips every finished job."""
+def test_reproduce_runs_presets_at_once_resumes_and_reports(tmp_path):
+    """Two presets end to end through the script, two sweeps at once (each logging to its own file);
+    a second call, one sweep at a time, skips every finished job."""
     script = [sys.executable, str(ROOT / "experiments" / "reproduce.py"), "three_stage_box_turtle_synthetic",
-              *DEBUG, "seed=0", "method=grad_ascent,three_stage", "--out", str(tmp_path)]
-    proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=600)
+              "three_stage_marmoset_synthetic", *DEBUG, "seed=0", "backbone=tiny_rn", "audit.reference=null",
+              "method=grad_ascent,three_stage", "--out", str(tmp_path)]  # no reference: it would pretrain one
+    proc = subprocess.run([*script, "--jobs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    sweep = tmp_path / "three_stage_box_turtle_synthetic"
-    assert sorted(read_metrics(job)["method"] for job in job_dirs(sweep)) == ["grad_ascent", "three_stage"]
+    sweeps = [tmp_path / "three_stage_box_turtle_synthetic", tmp_path / "three_stage_marmoset_synthetic"]
+    for sweep in sweeps:
+        assert sorted(read_metrics(job)["method"] for job in job_dirs(sweep)) == ["grad_ascent", "three_stage"]
+        assert "after:" in sweep.with_name(f"{sweep.name}.log").read_text()
     table = (tmp_path / "report" / "results.md").read_text()
-    assert "synthetic_subgroup_star" in table and "three_stage" in table
+    assert "synthetic_subgroup_star" in table and "synthetic_subgroup_circle" in table and "three_stage" in table
     assert list((tmp_path / "report").glob("soup_*.png"))
 
-    stamps = {job: (job / "metrics.json").stat().st_mtime_ns for job in job_dirs(sweep)}
-    proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    stamps = {job: (job / "metrics.json").stat().st_mtime_ns for sweep in sweeps for job in job_dirs(sweep)}
+    proc = subprocess.run([*script, "--jobs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert {job: (job / "metrics.json").stat().st_mtime_ns for job in job_dirs(sweep)} == stamps
+    assert {job: (job / "metrics.json").stat().st_mtime_ns for sweep in sweeps for job in job_dirs(sweep)} == stamps
 
 
 def test_reproduce_rejects_an_unknown_preset():

@@ -93,6 +93,34 @@ def test_a_fixed_logit_scale_stays_fixed_and_only_set_options_change_the_cache_k
     assert cache_key(cfg) != cache_key(plain) and find_cached(plain).parent.name == "assets"
 
 
+def test_jobs_that_need_the_same_missing_model_at_once_pretrain_it_once(tmp_path, monkeypatch):
+    """Sweeps run side by side (experiments/reproduce.py --jobs) may need the same model, e.g. the
+    audit's retrained reference: one pretrains it, the others wait and load that file."""
+    import threading
+
+    import unlearn.models.tiny as tiny
+
+    monkeypatch.setenv("UNLEARN_CACHE_DIR", str(tmp_path))
+    cfg = compose_config("backbone=tiny_rn", "backbone.pretrain.steps=2", "backbone.pretrain.batch_size=8",
+                         "backbone.pretrain.warmup_steps=1").backbone
+    assert tiny.find_cached(cfg) is None
+    calls, pretrain = [], tiny.pretrain
+    monkeypatch.setattr(tiny, "pretrain", lambda *args: calls.append(args) or pretrain(*args))
+    models = [None] * 3
+
+    def load(i: int) -> None:
+        models[i] = tiny.load_or_pretrain(cfg)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and tiny.find_cached(cfg) == tmp_path / tiny.checkpoint_name(cfg)
+    assert all(torch.equal(a, b) for m in models[1:] for a, b in zip(models[0].state_dict().values(),
+                                                                      m.state_dict().values()))
+
+
 @pytest.mark.slow
 def test_make_pretrain_regenerates_an_equivalent_checkpoint(tmp_path):
     """Retrain tiny_rn from scratch (~6-9 min on 2 CPU cores) and compare with the shipped one."""

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn.data import synthetic
 from unlearn.data.transforms import normalize_uint8
 from unlearn.errors import UnlearnError
+from unlearn.io import write_once
 from unlearn.models.checkpoint import load_checkpoint, save_checkpoint
 from unlearn.models.factory import build_tokenizer, create_random, model_flags
 from unlearn.progress import progress
@@ -66,8 +67,11 @@ def find_cached(cfg) -> Path | None:
 def load_or_pretrain(cfg) -> torch.nn.Module:
     path = find_cached(cfg)
     if path is None:
-        log.info("no cached %s checkpoint: pretraining on the synthetic world (one-off)", cfg.arch)
-        path = pretrain(cfg, user_cache_dir() / checkpoint_name(cfg))
+        log.info("no cached %s checkpoint: pretraining on the synthetic world (one-off; or waiting for "
+                 "the job that is)", cfg.arch)
+        # under a lock: of jobs that need the same model at once (sweeps run side by side), one
+        # pretrains it and the others wait for it
+        path = write_once(user_cache_dir() / checkpoint_name(cfg), lambda tmp: pretrain(cfg, tmp))
     model = create_random(cfg.arch, cfg.quick_gelu)
     try:
         state, _, _ = load_checkpoint(path)
