@@ -2,7 +2,7 @@
 independently pretrained tiny CLIP (`backbone.pretrain.seed=0,1,2`) × unlearning seeds 0 and 1 ×
 both tiny backbones. One sweep per (backbone, method family), shared by its tests; each test names
 every job that misses its bar. Slow: tiny_rn, every family, 22.5 min on 2 CPU cores; tiny_vit's
-three-stage and space adaptation 26.6 min; tiny_vit's baselines about 50 more (README, "Method
+three-stage and space adaptation 26.6 min; tiny_vit's baselines 25.3 min (README, "Method
 standing on the embedded benchmark", has every outcome).
 """
 

@@ -56,8 +56,9 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
   machine's kernels at AVX2 instead of AVX-512 moved a tiny_rn class-arrow run from forget 0 %,
   retain 35 % to forget 94 %, retain 98 %. In float64 the rounding is ~10⁹ times smaller and the
   same run gives the same numbers on every kernel tried (README, "Reproducing the committed
-  numbers"). It costs ~2× the time on a CPU; on a GPU with slow float64 (most consumer cards) set
-  it false.
+  numbers"). It costs ~1.5× the job's time on a CPU (that run: 11 s → 17 s). `method=lipschitz_paper`
+  (the real presets) keeps float32, as the paper: at 224 px float64 doubles the memory of the
+  synthetic images, their Adam moments and the model, and most consumer GPUs run it 32-64× slower.
 """
 
 from __future__ import annotations
