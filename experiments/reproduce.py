@@ -42,17 +42,22 @@ def presets(kind: str) -> list[str]:
     return twins if kind == "synthetic" else [t.removesuffix("_synthetic") for t in twins]
 
 
+def single_valued(overrides: list[str]) -> list[str]:
+    """The overrides that set one value (not sweeps such as `seed=0,1`)."""
+    return [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+
+
 def compose_presets(chosen: list[str], overrides: list[str]) -> tuple[list[str], dict[str, int]]:
     """(one line per preset that does not compose with the overrides (the whole sweep would fail),
     the number of jobs of each preset that does); sweep overrides (`seed=0,1`) are checked by the
     sweep itself and not counted."""
     setup()
-    single = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     errors, sizes = [], {}
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         for preset in chosen:
             try:
-                cfg = compose("config", overrides=[f"experiment={preset}", *single], return_hydra_config=True)
+                cfg = compose("config", overrides=[f"experiment={preset}", *single_valued(overrides)],
+                              return_hydra_config=True)
             except Exception as err:  # Hydra raises several types; each means "this preset cannot run"
                 cause = f" ({str(err.__cause__).splitlines()[0]})" if err.__cause__ else ""
                 errors.append(f"{preset}: {str(err).splitlines()[0]}{cause}")
@@ -65,9 +70,8 @@ def default_jobs(overrides: list[str]) -> int:
     """How many sweeps run at once: as many as this machine runs jobs at once (job_slots.slots_for)."""
     from unlearn.job_slots import slots_for  # imports torch: only when --jobs is not given
 
-    single = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return slots_for(compose("config", overrides=single))
+        return slots_for(compose("config", overrides=single_valued(overrides)))
 
 
 def run_sweep(preset: str, sweep_dir: Path, overrides: list[str], log: Path | None = None) -> int:
