@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))  # the fake-data writers of the tests
 from tests.data import fake_datasets as fake  # noqa: E402
 from tests.methods.test_scale_memory import NOISE_BYTES_MB, ONE_CHUNK_MB  # noqa: E402
 from unlearn.config.schema import CACHES_OFF  # noqa: E402
-from unlearn.cost import JOB_PHASES  # noqa: E402
 from unlearn.data import catalog  # noqa: E402
+from unlearn.rundir import JOB_PHASES  # noqa: E402
 
 COMMON = ("setting=imagenet1k_marmoset", "logger=none", "dataset.num_workers=0",
           *(f"eval.zeroshot.{suite}.num_workers=0" for suite in ("cifar10", "food101", "stl10", "objectnet")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.conftest import read_metrics
 from tests.test_sweep_integrity import MINI, _image_folder
 from unlearn.config.schema import CACHES_OFF
-from unlearn.cost import JOB_PHASES
+from unlearn.rundir import JOB_PHASES
 
 
 def test_the_default_method_records_every_phase(cli, tmp_path):

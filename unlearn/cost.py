@@ -10,6 +10,7 @@ includes a method's own phases (three-stage's `fisher`, `stage1`, `stage2`, `sta
 `after_eval` measure the original and the unlearned model; before them, `load_data` lists the
 dataset's files (unlearn/data/file_index.py) and `cache_data` fills the data caches
 (unlearn/data/cache.py: with them on, a job's decoding happens there). A phase entered twice adds up.
+The top-level phases, in order, are `rundir.JOB_PHASES` (the run-folder contract the report reads).
 
 - decoded: images a loader produced from files or arrays (JPEG/PNG decoding or array conversion,
   then the transform), counted as batches arrive; in-memory tensors (the synthetic world) cost
@@ -32,11 +33,6 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
-
-# the phases a job records at its top level, in the order it runs them (unlearn/run.py; `check_images`
-# and the audits only when asked for): every other phase lies inside one of them, so their sum is the job
-JOB_PHASES = ("load_data", "check_images", "cache_data", "before_eval", "audit_original", "unlearn", "after_eval",
-              "audit_unlearned", "audit_reference")
 
 
 @dataclass

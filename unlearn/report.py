@@ -43,7 +43,7 @@ from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write
 from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
-from unlearn.rundir import LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run, read_json
+from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run, read_json
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
@@ -466,7 +466,7 @@ def cost_lines(table: Table) -> list[str]:
     recorded = {p for row in rows for run in row.runs for p in run.metrics.get("cost", {})}
     # in the order a job runs them: data preparation, the original's evaluation, the method (its phases),
     # the last evaluation
-    first = ("load_data", "check_images", "cache_data", "before_eval")
+    first = JOB_PHASES[:JOB_PHASES.index("before_eval") + 1]
     phases = sorted(recorded, key=lambda p: (first.index(p) if p in first else len(first), p == "after_eval",
                                              p != "unlearn", p))
 

@@ -5,7 +5,7 @@
 | `.hydra/config.yaml`    | by Hydra, before the job starts      | the composed config (interpolations unresolved)   |
 | `.hydra/overrides.yaml` | by Hydra                             | the command line's overrides                      |
 | `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal` |
-| `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, ... (strict JSON: an undefined value is null) |
+| `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, `cost` per phase (`JOB_PHASES` at the top), ... (strict JSON: an undefined value is null) |
 | `superseded/<time>_<hash>/` | when a job starts where results of an earlier attempt lie | those results (`RESULT_FILES` and the old status.json), moved aside, never overwritten |
 
 A folder whose status is not `complete` or that lacks a valid metrics.json is not a finished
@@ -43,6 +43,11 @@ ROW_FIELDS = ("method", "forget", "backbone", "dataset", "seed")  # what a repor
 # folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own, set-aside results)
 PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra", "superseded"})
 STATUSES = ("running", "complete", "failed", "interrupted")
+# the cost phases a job records at its top level in metrics.json's `cost`, in the order it runs them
+# (unlearn/run.py, unlearn/cost.py; `check_images` and the audits only when asked for): every other
+# phase lies inside one of them, so their sum is the job
+JOB_PHASES = ("load_data", "check_images", "cache_data", "before_eval", "audit_original", "unlearn", "after_eval",
+              "audit_unlearned", "audit_reference")
 # what a job leaves besides its status and log: set aside before another attempt starts in the folder
 RESULT_FILES = ("metrics.json", "model.pt", "soup_curve.json", "soup_curve.png", "wandb")
 LAUNCH_ENV = "UNLEARN_LAUNCH_ID"  # set by the sweep summary callback for the jobs of one launch
