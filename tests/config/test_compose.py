@@ -86,7 +86,7 @@ def test_yaml_options_do_not_restate_schema_defaults(path):
 
 
 @pytest.mark.parametrize("overrides, valid", [
-    (["method.towers=head"], "[image, text, both]"),
+    (["method.towers=head"], "[image, text, both, by_spec]"),
     (["method.soup_rule=best"], "[smallest_below, best_retain_below, best_score]"),
     (["method.selection=top"], "[topk, threshold]"),
     (["method.align_fallback=zeros"], "[skip, noise]"),

@@ -25,6 +25,7 @@ def test_subgroup_split(bench, compose_cfg):
     assert (task.forget_train.attributes["colour"] == "red").all()
     assert (task.retain_train.labels == circle).all()
     assert (task.retain_train.attributes["colour"] != "red").all()
+    assert not task.forget_whole_classes  # the blue circles are circles too
     masks, test = task.test_masks, task.test
     assert not (masks["forget"] & masks["retain"]).any()
     assert (test.labels[masks["others"]] != circle).all()
@@ -40,6 +41,7 @@ def test_class_split(bench, compose_cfg):
     assert np.isin(task.forget_train.labels, forget).all()
     assert not np.isin(task.retain_train.labels, forget).any()
     assert np.array_equal(task.test_masks["retain"], task.test_masks["others"])
+    assert task.forget_whole_classes
 
 
 def test_training_sets_are_capped_and_seeded(bench, compose_cfg):
@@ -71,6 +73,7 @@ def test_coarse_group_subgroup_keeps_the_group_siblings(bench, compose_cfg):
     assert set(np.unique(test.labels[masks["retain"]])) == set(siblings)
     assert len(np.unique(test.labels[masks["others"]])) == len(bench.classnames) - 1
     assert task.forget_coarse == ["curved shape"]
+    assert task.forget_whole_classes
 
 
 def test_a_colour_subgroup_keeps_its_class_as_coarse_name(bench, compose_cfg):

@@ -205,7 +205,7 @@ def test_template_prompts(method_ctx):
     ("vit_b16", "flowers102", 3, "gradient", (1.1, 0.25)),
     ("vit_l14", "cifar10", 1, "gradient", (1.3, 0.4)),  # not in the table: the default row
     (None, "synthetic", 1, "gradient", (1.3, 0.4)),
-    ("tiny_rn", "synthetic", 1, "gradient", (7.0, 2.0)),
+    ("tiny_rn", "synthetic", 1, "gradient", (10.0, 2.0)),
     ("tiny_vit", "synthetic", 3, "gradient", (10.0, 2.0)),
     ("tiny_vit", "synthetic", 3, "closed_form", (20.0, 2.0)),
 ])

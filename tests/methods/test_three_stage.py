@@ -258,3 +258,23 @@ def test_soup_search_encodes_an_unchanged_text_tower_once(method_ctx, monkeypatc
     ts.restore_stage(ctx, original)
     # an edited text tower: one encoding per point of the curve (a = 0 and every grid value)
     assert len(calls) == (1 if edited == "visual" else len(ctx.cfg.soup_grid) + 1)
+
+
+
+@pytest.mark.parametrize("towers, whole_classes, ranked", [
+    ("by_spec", False, "image"),  # red circles: the siblings share the class prompt
+    ("by_spec", True, "text"),  # a shape inside its group: no image of the class stays
+    ("image", True, "image"),
+    ("both", False, "both"),
+])
+def test_layer_selection_ranks_the_towers_the_spec_calls_for(method_ctx, towers, whole_classes, ranked):
+    import dataclasses
+
+    from unlearn.methods.three_stage import select_layers
+
+    ctx = method_ctx("three_stage", towers=towers)
+    ctx.task = dataclasses.replace(ctx.task, forget_whole_classes=whole_classes)
+    blocks = list(select_layers(ctx))
+    assert len(blocks) == (ctx.cfg.text_top_k if ranked == "text" else ctx.cfg.top_k), blocks
+    if ranked != "both":
+        assert all(block.startswith("visual.") == (ranked == "image") for block in blocks), blocks

@@ -12,6 +12,9 @@
 - the coarse name of each forget class (`forget_coarse`, three-stage's forget text): with
   attributes, the class itself (red circles are still circles); without, the first coarse group
   holding it (marmoset -> monkey; circle -> curved shape), else the class itself
+- whole classes (`forget_whole_classes`): no attributes, so every image of the forget classes is
+  a forget image (class, or a fine class inside its coarse group); with attributes, siblings share
+  the forget classes' names (red circles among the circles)
 Zero-shot suites drop images that fall under the forget spec: those are meant to be forgotten.
 `forget.kind` is checked at composition (unlearn.config.schema.ForgetKind); the sizes of the
 drawn sets come from the `task` config node (unlearn.config.schema.TaskConfig).
@@ -33,6 +36,7 @@ from unlearn.errors import UnlearnError, choices
 class UnlearningTask:
     forget_classes: list[int]
     forget_coarse: list[str]  # the coarse name of each forget class (module docstring)
+    forget_whole_classes: bool  # every image of the forget classes is a forget image (module docstring)
     forget_train: ImageSet  # D_f
     retain_train: ImageSet  # D_r
     calib_forget: ImageSet  # D_m, forget part
@@ -213,6 +217,7 @@ def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
     return UnlearningTask(
         forget_classes=classes,
         forget_coarse=coarse_names(bench, forget),
+        forget_whole_classes=not attributes,
         forget_train=_sample(bench.train, train_f, sizes.forget_train_size, rng),
         retain_train=_sample(bench.train, train_r, sizes.retain_train_size, rng),
         calib_forget=_sample(bench.calib, calib_f, sizes.calib_size, rng),
