@@ -260,7 +260,6 @@ def test_soup_search_encodes_an_unchanged_text_tower_once(method_ctx, monkeypatc
     assert len(calls) == (1 if edited == "visual" else len(ctx.cfg.soup_grid) + 1)
 
 
-
 @pytest.mark.parametrize("towers, whole_classes, ranked", [
     ("by_spec", False, "image"),  # red circles: the siblings share the class prompt
     ("by_spec", True, "text"),  # a shape inside its group: no image of the class stays
