@@ -5,7 +5,7 @@ features and only the image-text alignment changed.
 | forget spec | probe training images (from the training pool, never the test images) |
 |---|---|
 | with attributes (subgroup, style) | every training image outside the spec, the siblings included, at most `train_images` |
-| whole classes (class, subgroup of a coarse group) | `shots` images of every class, the forget classes included |
+| whole classes (`task.forget_whole_classes`: class, subgroup of a coarse group) | `shots` images of every class, the forget classes included |
 
 Tested on the forget test images and the retain test images: `probe/forget/acc`, `probe/retain/acc`.
 """
@@ -49,7 +49,7 @@ def probe(mctx, model, cfg) -> dict[str, float | None]:
 def training_indices(mctx, cfg) -> np.ndarray:
     """Indices into the training pool (see the module docstring), drawn with the run seed."""
     rng, pool = mctx.rng(stream=3), mctx.bench.train
-    if mctx.forget.attributes:
+    if not mctx.task.forget_whole_classes:
         outside = np.flatnonzero(~spec_masks(mctx.bench, mctx.forget, pool)[0])
         return np.sort(rng.choice(outside, size=min(cfg.train_images, len(outside)), replace=False))
     per_class = [rng.permutation(np.flatnonzero(pool.labels == c))[:cfg.shots] for c in np.unique(pool.labels)]
