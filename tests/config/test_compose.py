@@ -89,7 +89,7 @@ def test_yaml_options_do_not_restate_schema_defaults(path):
     (["method.towers=head"], "[image, text, both, by_spec]"),
     (["method.soup_rule=best"], "[smallest_below, best_retain_below, best_score]"),
     (["method.selection=top"], "[topk, threshold]"),
-    (["method.align_fallback=zeros"], "[skip, noise]"),
+    (["method.align_fallback=zeros"], "[skip, noise, inversion]"),
     (["method=lipschitz", "method.sigma_advance=sometimes"], "[stall, epoch]"),
     (["method=lipschitz", "method.anchor=clean"], "[noisy, none]"),
     (["method=space_adaptation", "method.solver=newton"], "[gradient, closed_form]"),

@@ -190,10 +190,10 @@ def test_resnet_subgroups_forgotten_siblings_and_zero_shot_kept_better_than_grad
 
 
 @pytest.mark.slow
-def test_vit_forgets_and_retains_better_than_gradient_ascent(outcome):
+def test_vit_subgroup_forgotten_siblings_and_zero_shot_kept_better_than_gradient_ascent(outcome):
     metrics, _ = outcome("red_circle_vit", "three_stage")
     baseline = outcome("red_circle_vit", "grad_ascent")[0]
-    assert metrics["after"]["forget/acc"] <= 0.10
+    _assert_forgets_and_keeps(metrics, zeroshot_floor=0.85)  # no BatchNorm: the inversion copies stand in
     assert metrics["score_components"]["retain_ratio"] > baseline["score_components"]["retain_ratio"]
     assert metrics["score"] > baseline["score"]
 
@@ -277,3 +277,20 @@ def test_layer_selection_ranks_the_towers_the_spec_calls_for(method_ctx, towers,
     assert len(blocks) == (ctx.cfg.text_top_k if ranked == "text" else ctx.cfg.top_k), blocks
     if ranked != "both":
         assert all(block.startswith("visual.") == (ranked == "image") for block in blocks), blocks
+
+
+@pytest.mark.parametrize("fallback", ["skip", "noise", "inversion"])
+def test_an_image_tower_without_batchnorm_gets_the_align_fallback(method_ctx, fallback):
+    from unlearn.loops import Teacher
+    from unlearn.methods.three_stage import remind_set
+
+    ctx = method_ctx("three_stage", align_fallback=fallback)
+    ctx.model = build_backbone(compose_config("backbone=tiny_vit").backbone)[0]  # a ViT: no statistics to align to
+    retain, forget = ctx.task.retain_train, ctx.task.forget_train
+    remind = remind_set(ctx, Teacher(ctx))
+    copies = {"skip": 0, "noise": len(retain), "inversion": len(retain) + len(forget)}[fallback]
+    assert len(remind) == len(retain) + copies
+    assert (remind.labels[:len(retain)] == retain.labels).all()
+    if fallback == "inversion":  # labelled with the class the original now names: never a forget class
+        assert not set(remind.labels[len(retain):]) & set(ctx.task.forget_classes)
+        assert len(set(remind.labels[len(retain):])) > 1
