@@ -345,10 +345,10 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, target:
 def remind_set(ctx, teacher: Teacher) -> ImageSet:
     """The retain set, plus (align=true) stand-ins for the pretraining data: its copies aligned to
     the original's (the teacher's) BatchNorm statistics, or for a tower without them the
-    `align_fallback` (unlearn/alignment.py). `inversion` perturbs the retain and the forget images until the original
-    names each one as a class outside the forget spec, drawn at random, and labels it so: the
-    classes a retain set of siblings never shows (the other shapes) then have images to distil
-    on, some in the forget images' colours and styles."""
+    `align_fallback` (unlearn/alignment.py). `inversion` perturbs the retain and the forget images
+    until the original names each one as a class outside the forget spec, drawn at random, and
+    labels it so: the classes a retain set of siblings never shows (the other shapes) then have
+    images to distil on, some in the forget images' colours and styles."""
     cfg, retain = ctx.cfg, ctx.task.retain_train
     if not cfg.align:
         return retain
