@@ -1,9 +1,9 @@
 """Method quality beyond one model and one seed (issue 17), through the CLI as users run it: every
 independently pretrained tiny CLIP (`backbone.pretrain.seed=0,1,2`) × unlearning seeds 0 and 1 ×
 both tiny backbones. One sweep per (backbone, method family), shared by its tests; each test names
-every job that misses its bar. Slow, on 2 CPU cores: tiny_rn, every family, 22.5 min; tiny_vit's
-three-stage 16.6 min, its baselines 25.3 min (README, "Method standing on the embedded benchmark",
-has every outcome).
+every job that misses its bar. Slow, on 2 CPU cores: tiny_rn, every family, 22.5 min (its
+three-stage alone 13 min); tiny_vit's three-stage 33 min beside other work, its baselines 25.3 min
+(README, "Method standing on the embedded benchmark", has every outcome).
 """
 
 from __future__ import annotations
