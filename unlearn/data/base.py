@@ -43,6 +43,12 @@ class ImageSet:
                             num_workers=workers, pin_memory=pin_memory)
         return _Decoding(loader) if self.decodes else loader
 
+    def tensors(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole set as one (images, labels) pair of CPU tensors, in order, read `batch_size`
+        images at a time."""
+        batches = list(self.loader(batch_size))
+        return torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
+
     @property
     def decodes(self) -> bool:
         """Whether reading an image decodes it (files, arrays), rather than indexing a tensor or a

@@ -73,8 +73,7 @@ def in_memory(images: ImageSet) -> ImageSet:
     """The set decoded once into a TensorDataset of its transformed images (same order, labels)."""
     if not images.decodes or not len(images):
         return images
-    batches = list(images.loader(DECODE_BATCH))
-    tensors = TensorDataset(torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches]))
+    tensors = TensorDataset(*images.tensors(DECODE_BATCH))
     return ImageSet(_Keyed(tensors, source_key(images.dataset), transform_key(images.dataset)), images.labels,
                     images.attributes, num_workers=0)
 

@@ -352,7 +352,7 @@ def remind_set(ctx, teacher: Teacher) -> ImageSet:
     cfg, retain = ctx.cfg, ctx.task.retain_train
     if not cfg.align:
         return retain
-    images, labels = stacked(retain, cfg.batch_size, ctx.device), torch.as_tensor(retain.labels)
+    images, labels = retain.tensors(cfg.batch_size)[0].to(ctx.device), torch.as_tensor(retain.labels)
     tower, steps = image_tower(teacher.model), ctx.steps(cfg.align_steps)
     generator = torch.Generator().manual_seed(ctx.seed)
     if batchnorm_layers(tower):
@@ -361,7 +361,7 @@ def remind_set(ctx, teacher: Teacher) -> ImageSet:
     elif cfg.align_fallback == AlignFallback.noise:
         copies, copy_labels = noisy_copies(images, cfg.align_eps, generator), labels
     elif cfg.align_fallback == AlignFallback.inversion:
-        seeds = torch.cat([images, stacked(ctx.task.forget_train, cfg.batch_size, ctx.device)])
+        seeds = torch.cat([images, ctx.task.forget_train.tensors(cfg.batch_size)[0].to(ctx.device)])
         others = torch.tensor([c for c in range(len(ctx.bench.classnames)) if c not in ctx.task.forget_classes])
         copy_labels = others[torch.randint(len(others), (len(seeds),), generator=generator)]
         copies = invert_to_classes(lambda x: zeroshot_logits(teacher.model, x, teacher.class_emb), seeds,
@@ -370,10 +370,6 @@ def remind_set(ctx, teacher: Teacher) -> ImageSet:
         return retain
     all_labels = torch.cat([labels, copy_labels])
     return ImageSet(TensorDataset(torch.cat([images, copies]).cpu(), all_labels), all_labels.numpy(), {})
-
-
-def stacked(images: ImageSet, batch_size: int, device: torch.device) -> torch.Tensor:
-    return torch.cat([x for x, _ in images.loader(batch_size)]).to(device)
 
 
 def restore_stage(ctx, original: torch.nn.Module) -> float:

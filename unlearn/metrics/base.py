@@ -61,5 +61,5 @@ def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float | None:
 
 def images_and_labels(images: ImageSet, mctx: MetricContext) -> tuple[torch.Tensor, torch.Tensor]:
     """A whole (small) image set as one batch on the device."""
-    batches = list(images.loader(mctx.batch_size))
-    return (torch.cat([x for x, _ in batches]).to(mctx.device), torch.cat([y for _, y in batches]).to(mctx.device))
+    x, y = images.tensors(mctx.batch_size)
+    return x.to(mctx.device), y.to(mctx.device)
