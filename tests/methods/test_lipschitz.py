@@ -174,8 +174,7 @@ def run_loop_with(monkeypatch, method_ctx, accuracies, **overrides):
     head, _, images, labels = synthetic_set(ctx, 2)
     given, tried = [], iter(accuracies)
 
-    def fake_epoch(ctx, params, sigma, k, *args):
-        acc = args[-1]
+    def fake_epoch(ctx, params, sigma, k, loss_fn, full_set, stream, accuracy, acc, penalty):
         new = (next(tried), 0.0)
         given.append((sigma, k))
         return lip.Epoch(sigma, list(range(k)), 0.0, new, not lip.lowered(new, acc, False))
@@ -215,6 +214,33 @@ def test_the_real_loop_reaches_the_target_on_the_synthetic_set(method_ctx):
     assert s["lipschitz/accepted"] == 8 and s["lipschitz/synthetic_acc_start"] == 1.0
     assert s["lipschitz/synthetic_acc_end"] <= 0.5 and s["lipschitz/epochs"] < ctx.cfg.max_epochs
     assert changed(before, weights(ctx.model))
+
+
+def test_the_retain_text_term_holds_the_other_classes_texts(monkeypatch, method_ctx):
+    """Two epochs, each kept: with `retain_text_weight` the other classes' text embeddings move
+    far less than without it; the forget class's own text still moves."""
+    monkeypatch.setattr(lip, "lowered", lambda *args: True)
+
+    def drift(weight: float) -> tuple[float, float]:
+        ctx = method_ctx("lipschitz", max_steps="null", images_per_class=2, max_epochs=2, target_acc=0.0,
+                         retain_text_weight=weight)
+        ctx.logger = RecordingLogger()
+        params, head = trainable_and_head(ctx)
+        with torch.no_grad():
+            start = head()
+        _, _, images, labels = synthetic_set(ctx, 2)
+        lip.forget_loop(ctx, params, head, images, labels, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            moved = (head() - start).pow(2).sum(1)
+        forget = sorted(ctx.task.forget_classes)
+        others = [c for c in range(len(moved)) if c not in forget]
+        logged = any("train/retain_text_drift" in m for m in ctx.logger.steps)
+        assert logged == bool(weight)
+        return moved[others].mean().item(), moved[forget].mean().item()
+
+    free, held = drift(0.0), drift(1000.0)
+    assert held[0] < 0.1 * free[0], (free, held)
+    assert held[1] > 0
 
 
 @pytest.mark.parametrize("override, message", [

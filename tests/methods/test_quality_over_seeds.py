@@ -99,9 +99,17 @@ def _baseline_bars(before: dict, after: dict) -> list[str]:
     return missed + ([] if after["retain/acc"] >= 0.60 * before["retain/acc"] else ["retain < 60 % of before"])
 
 
+# Lipschitz forgets the class circle through the drift of the other classes' texts, and in one run
+# on tiny_rn (pretraining seed 2, seed 1) and two on tiny_vit (pretraining seed 0) that drift costs
+# over 40 % of retain. No setting of its knobs met both bars in every run (README, "Method standing
+# on the embedded benchmark"); strict, so the day it passes this marker has to go.
+LIPSCHITZ_MISSES_RETAIN = pytest.mark.xfail(strict=True, reason="Lipschitz keeps < 60 % of retain in 1-2 of 6 runs")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["tiny_rn", "tiny_vit"])
-@pytest.mark.parametrize("method", BASELINES)
+@pytest.mark.parametrize("method", [pytest.param(m, marks=LIPSCHITZ_MISSES_RETAIN) if m == "lipschitz" else m
+                                    for m in BASELINES])
 def test_every_forgetting_baseline_halves_forget_accuracy_on_a_class_and_a_subgroup(sweep, backbone, method):
     families = ("baselines_class",) if method in CLASS_LEVEL else ("baselines_class", "baselines_subgroup")
     runs = [m for family in families for m in sweep(backbone, family) if m["method"] == method]
