@@ -64,10 +64,10 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
   embeddings (training prompts) at the start. Data-free (class names only); the top-k ranking and
   the rollback still read the Lipschitz loss and the synthetic accuracy alone. With the text tower
   training, the loss pulls only the forget classes' texts, yet on the tiny backbones the shared text
-  tensors carry every class's text along: on tiny_vit the retain images then fall to other retain
-  classes (README, "Method standing"). The term holds those texts in place, which shows how much of
-  the forgetting came from that drift. When on, every class's prompts are encoded with gradients at
-  each step (ImageNet: all 1000 classes), so it is meant for the embedded benchmark.
+  tensors carry every class's text along, and in the runs that lose retain its images fall to other
+  retain classes (README, "Method standing"). The term holds those texts in place, which shows how
+  much of the forgetting came from that drift. When on, every class's prompts are encoded with
+  gradients at each step (ImageNet: all 1000 classes), so it is meant for the embedded benchmark.
 """
 
 from __future__ import annotations
