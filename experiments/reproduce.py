@@ -47,6 +47,14 @@ def single_valued(overrides: list[str]) -> list[str]:
     return [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
 
 
+def sweep_size(params) -> int:
+    """Jobs in a sweep of `hydra.sweeper.params` (key -> value as in a preset), each value read by
+    Hydra's own override parser: `0,1,2`, `range(0,3)` and `choice(a,b,c)` are 3, 3 and 3 values; one
+    value, or a continuous search space such as `interval(...)`, counts 1."""
+    overrides = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in params.items()])
+    return math.prod(len(list(o.sweep_iterator())) if o.is_discrete_sweep() else 1 for o in overrides)
+
+
 def compose_presets(chosen: list[str], overrides: list[str]) -> tuple[list[str], dict[str, int]]:
     """(one line per preset that does not compose with the overrides (the whole sweep would fail),
     the number of jobs of each preset that does); sweep overrides (`seed=0,1`) are checked by the
@@ -62,7 +70,7 @@ def compose_presets(chosen: list[str], overrides: list[str]) -> tuple[list[str],
                 cause = f" ({str(err.__cause__).splitlines()[0]})" if err.__cause__ else ""
                 errors.append(f"{preset}: {str(err).splitlines()[0]}{cause}")
                 continue
-            sizes[preset] = math.prod(len(str(v).split(",")) for v in cfg.hydra.sweeper.params.values())
+            sizes[preset] = sweep_size(cfg.hydra.sweeper.params)
     return errors, sizes
 
 

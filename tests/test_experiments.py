@@ -147,6 +147,15 @@ def test_reproduce_runs_presets_at_once_resumes_and_reports(tmp_path):
     assert {job: (job / "metrics.json").stat().st_mtime_ns for sweep in sweeps for job in job_dirs(sweep)} == stamps
 
 
+def test_reproduce_counts_a_sweep_in_every_syntax_hydra_reads():
+    from experiments.reproduce import sweep_size
+
+    assert sweep_size({"seed": "0,1,2", "method": "grad_ascent,emmn"}) == 6
+    assert sweep_size({"seed": "range(0,3)", "forget": "choice(a,b)"}) == 6
+    assert sweep_size({"method.lr": "tag(log, interval(1e-6, 1e-3))", "method.steps": "range(10, 100, step=10)"}) == 9
+    assert sweep_size({"seed": 0}) == 1
+
+
 def test_reproduce_rejects_an_unknown_preset():
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "reproduce.py"), "nope"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
