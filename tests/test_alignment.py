@@ -41,7 +41,7 @@ def test_inversion_fallback_makes_the_original_name_the_target_classes():
     assert not batchnorm_layers(model.visual)
     bench = build_benchmark(cfg.dataset, transform=None)
     task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
-    images = torch.cat([x for x, _ in task.retain_train.loader(32)])[:32]
+    images = task.retain_train.tensors(32)[0][:32]
     with torch.no_grad():
         class_emb = chunked_class_embeddings(model, tokenizer, bench.classnames, bench.loss_templates,
                                              torch.device("cpu"))

@@ -40,6 +40,12 @@ class UnlearnContext:
             p.requires_grad_(False)
         return frozen
 
+    @property
+    def kept_classes(self) -> list[int]:
+        """The class indices outside the forget spec's classes, in order."""
+        forget = set(self.task.forget_classes)
+        return [c for c in range(len(self.bench.classnames)) if c not in forget]
+
     def steps(self, n: int) -> int:
         """A loop's step count, capped by method.max_steps (the debug preset sets it)."""
         cap = self.cfg.max_steps

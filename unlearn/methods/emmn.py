@@ -85,8 +85,6 @@ def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
 def emmn(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)
-    forget_classes = set(ctx.task.forget_classes)
-    num_classes = len(ctx.bench.classnames)
     image_shape = input_shape(model)
     generator = torch.Generator().manual_seed(ctx.seed)
 
@@ -98,8 +96,8 @@ def emmn(ctx) -> None:
                                cfg.noise_l2, generator, cfg.noise_chunk)
         return noise_set(noise, labels)
 
-    maximising = noise_for(sorted(forget_classes), maximise=True)
-    minimising = noise_for([c for c in range(num_classes) if c not in forget_classes], maximise=False)
+    maximising = noise_for(sorted(ctx.task.forget_classes), maximise=True)
+    minimising = noise_for(ctx.kept_classes, maximise=False)
 
     impair = ctx.batches(concat_sets(maximising, minimising), cfg.batch_size)
     Optimiser(ctx, params, cfg.impair_lr).run(cfg.impair_steps, lambda: {"train/impair_ce": batch_ce(model, head(), impair)})

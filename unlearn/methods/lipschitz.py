@@ -405,7 +405,7 @@ def forget_loop(ctx, params: list[torch.nn.Parameter], head, images: torch.Tenso
         x, y = batch
         return lipschitz_loss(model, x, head(classes)[row_of[y]], sigma, cfg.noise_draws, generator, cfg.anchor)
 
-    penalty = retain_text_penalty(head, classes, len(ctx.bench.classnames), cfg.retain_text_weight)
+    penalty = retain_text_penalty(head, ctx.kept_classes, cfg.retain_text_weight)
 
     full_set = [(images[i:i + cfg.batch_size], labels[i:i + cfg.batch_size])
                 for i in range(0, len(labels), cfg.batch_size)]
@@ -437,12 +437,11 @@ def forget_loop(ctx, params: list[torch.nn.Parameter], head, images: torch.Tenso
     return acc[0]
 
 
-def retain_text_penalty(head, forget_classes: list[int], num_classes: int,
-                        weight: float) -> Callable[[], dict[str, torch.Tensor]] | None:
-    """The `retain_text_weight` term (module docstring) as a penalty for `run_epoch`; None when off."""
+def retain_text_penalty(head, others: list[int], weight: float) -> Callable[[], dict[str, torch.Tensor]] | None:
+    """The `retain_text_weight` term (module docstring) over the classes `others` as a penalty for
+    `run_epoch`; None when off."""
     if not weight:
         return None
-    others = [c for c in range(num_classes) if c not in forget_classes]
     with torch.no_grad():
         start = head(others)
 

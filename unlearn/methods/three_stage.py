@@ -362,7 +362,7 @@ def remind_set(ctx, teacher: Teacher) -> ImageSet:
         copies, copy_labels = noisy_copies(images, cfg.align_eps, generator), labels
     elif cfg.align_fallback == AlignFallback.inversion:
         seeds = torch.cat([images, ctx.task.forget_train.tensors(cfg.batch_size)[0].to(ctx.device)])
-        others = torch.tensor([c for c in range(len(ctx.bench.classnames)) if c not in ctx.task.forget_classes])
+        others = torch.tensor(ctx.kept_classes)
         copy_labels = others[torch.randint(len(others), (len(seeds),), generator=generator)]
         copies = invert_to_classes(lambda x: zeroshot_logits(teacher.model, x, teacher.class_emb), seeds,
                                    copy_labels.to(ctx.device), steps, cfg.align_lr, cfg.align_eps, cfg.batch_size)
