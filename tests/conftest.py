@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -65,6 +66,40 @@ def cli(tmp_path):
         return proc, run_dir
 
     return run
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(where, size, read_only=False): a tmpfs of `size` (e.g. "1m") at `where`, unmounted after
+    the test; the test is skipped, with the reason, where mounting is impossible (not root, no
+    CAP_SYS_ADMIN)."""
+    mounted = []
+
+    def mount(where: Path, size: str, read_only: bool = False) -> Path:
+        where.mkdir(parents=True, exist_ok=True)
+        options = f"size={size}" + (",ro" if read_only else "")
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True,
+                              text=True)
+        if proc.returncode:
+            pytest.skip(f"cannot mount a tmpfs at {where} ({proc.stderr.strip() or proc.returncode}): needs root")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def fill(folder: Path) -> None:
+    """Fill the file system under `folder` to the last byte (a file `filler` there)."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for block in (4096, 1):  # then the last bytes of a partial block
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * block):
+                    pass
+    finally:
+        os.close(fd)
 
 
 # the debug preset with the quickest method and no logger: a whole job in seconds

@@ -1,6 +1,8 @@
 """Behaviour pinned before the "one home" refactor (tests/pinned/README.md says how it was made):
 the default run's metrics.json with its per-stage metrics, every method's debug run, and the
-report over those runs, all rerun through the CLI as a user runs them."""
+report over those runs, all rerun through the CLI as a user runs them, with the CPU kernels capped
+at AVX2 (`unlearn.runtime.AVX2_KERNELS`): the arithmetic of every x86 machine with AVX2, whether
+or not it also has AVX-512, so the comparison is exact there."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import torch
 
 from tests.conftest import ROOT, job_dir, read_metrics, run_cli
 from unlearn.report import main as report_main
+from unlearn.runtime import AVX2_KERNELS
 
 PINNED = ROOT / "tests" / "pinned"
 COMPARED = ("before", "after", "stages", "score", "score_components", "method", "forget", "backbone", "dataset", "seed")
@@ -24,14 +27,19 @@ DEBUG_SWEEP = ("-m", "debug=default", "logger=none",
 
 
 def machine() -> dict:
+    """What decides the pins' arithmetic: the kernels (x86 with AVX2, capped there) and the libraries."""
     cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "torch": torch.__version__, "numpy": numpy.__version__}
+    flags = cpuinfo.read_text().split() if cpuinfo.is_file() else []
+    return {"kernels": "x86 avx2" if platform.machine() == "x86_64" and "avx2" in flags else platform.machine(),
+            "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def cli_pinned(*args: str, cwd: Path):
+    return run_cli(*args, cwd=cwd, env=AVX2_KERNELS)
 
 
 def tolerance() -> float:
-    """0 on the pinning machine; elsewhere half a point (accuracies are fractions, scores points / 100)."""
+    """0 where the pins' arithmetic holds; elsewhere half a point (accuracies are fractions, scores points / 100)."""
     return 0.0 if machine() == json.loads((PINNED / "machine.json").read_text()) else 0.005
 
 
@@ -47,8 +55,9 @@ def assert_close(expected, actual, tol: float, where: str) -> None:
         assert actual == expected, f"{where}: pinned {expected!r}, now {actual!r}"
 
 
-def test_default_run_matches_the_pin(cli):
-    proc, run_dir = cli("logger=none")
+def test_default_run_matches_the_pin(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = cli_pinned("logger=none", f"hydra.run.dir={run_dir}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     pinned, now = json.loads((PINNED / "default_metrics.json").read_text()), read_metrics(run_dir)
     assert set(now["stages"]) == {"stage1", "stage2", "stage3"}
@@ -64,7 +73,7 @@ def _numeric_columns(path: Path) -> list[dict[str, str]]:
 
 def test_every_method_debug_run_and_its_report_match_the_pin(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli(*DEBUG_SWEEP, f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    proc = cli_pinned(*DEBUG_SWEEP, f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     tol = tolerance()
     for job in sorted((PINNED / "debug_sweep").iterdir()):

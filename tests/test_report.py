@@ -209,3 +209,32 @@ def test_a_pretraining_seed_per_seed_shares_the_row_and_is_listed(tmp_path):
     assert preset["seeds"] == "0 1 2" and preset["pretrain_seeds"] == "0 1 2"
     assert float(preset["forget/acc"]) == pytest.approx(10.0)
     assert rows[("ours", "backbone.pretrain.seed=1")]["pretrain_seeds"] == "1"
+
+
+def test_loading_only_settings_never_split_a_row(tmp_path):
+    """Issue 27, low: the caches and local parallelism change how a job runs, never its result."""
+    for seed, extra in enumerate((["cache.images=false"], ["local_parallelism=2", "cache.verify=content"], [])):
+        write_run(tmp_path / "sweep" / str(seed), metrics_dict("grad_ascent", seed, 0.1, 0.7, 40.0),
+                  overrides=[f"seed={seed}", *extra])
+    tables, _ = report([tmp_path / "sweep"], tmp_path / "out", None)
+    (ours,) = [row for row in tables[0].rows if row.kind == "ours"]
+    assert ours.variant == "" and len(ours.seeds) == 3
+
+
+def test_a_running_status_whose_process_is_gone_reads_interrupted(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from unlearn.rundir import this_process
+
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    folder = write_run(tmp_path / "sweep" / "0", None, overrides=["seed=0"])
+    (folder / "status.json").write_text(json.dumps({"status": "running", "owner": this_process() | {"pid": gone}}))
+    live = write_run(tmp_path / "sweep" / "1", None, overrides=["seed=1"])
+    (live / "status.json").write_text(json.dumps({"status": "running", "owner": this_process()}))
+    write_run(tmp_path / "sweep" / "2", metrics_dict("grad_ascent", 2, 0.1, 0.7, 40.0), overrides=["seed=2"])
+    main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--no-reference"])
+    err = capsys.readouterr().err
+    assert f"skipped {folder}: interrupted (status running, but its process, pid {gone} on" in err
+    assert f"skipped {live}: incomplete (status running)" in err

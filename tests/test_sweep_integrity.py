@@ -249,3 +249,33 @@ def test_a_preempted_submitit_job_is_requeued_and_finishes(tmp_path):
     log = (job / "unlearn.log").read_text()
     assert "interrupted by SystemExit" in log and log.count("before:") == 2  # interrupted, then run again
     assert any("preempted" in _read(p) for p in (sweep / ".submitit").glob("*/*_log.err"))
+
+
+def test_the_summary_counts_each_launch_by_its_own_records(tmp_path):
+    """Issue 27, 7 and 6: a launch counts what it did with each job (`.launches/<id>.json`), whatever
+    another launch wrote into status.json since; a `running` whose process is gone reads interrupted."""
+    from unlearn.rundir import this_process
+    from unlearn.sweeps import summarise, summary_lines
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = this_process() | {"pid": int(gone.stdout), "started": 0.0}
+    records = {"a": {"status": "complete"}, "b": {"status": "running", "owner": dead},
+               "c": {"status": "elsewhere", "owner": dead | {"pid": 4242}}, "d": {"status": "failed", "error": "boom"}}
+    for name, record in records.items():
+        (tmp_path / name / ".launches").mkdir(parents=True)
+        (tmp_path / name / "status.json").write_text(json.dumps({"status": "complete", "launch": "other"}))
+        (tmp_path / name / ".launches" / "mine.json").write_text(json.dumps(record))
+    (tmp_path / "e").mkdir()  # another launch's job only
+    (tmp_path / "e" / "status.json").write_text(json.dumps({"status": "complete", "launch": "other"}))
+    summary = summarise(tmp_path, "mine")
+    assert (summary["complete"], summary["failed"], summary["interrupted"], summary["elsewhere"]) == (1, 1, 1, 1)
+    lines = summary_lines(summary)
+    assert lines[0] == "1 complete, 1 failed, 0 skipped, 1 interrupted, 1 running elsewhere"
+    assert f"  interrupted: b (its process, pid {dead['pid']} on {dead['host']}, ended)" in lines
+    assert f"  running elsewhere: c (pid 4242 on {dead['host']})" in lines
+
+
+def test_seeds_are_checked_against_what_numpy_takes():
+    check_config(compose_config(*DEBUG, f"seed={2**32 - 1}"))
+    with pytest.raises(UnlearnError, match=r"^seed=4294967296 is out of range; valid: \[0, 4294967295\]"):
+        check_config(compose_config(*DEBUG, f"seed={2**32}"))

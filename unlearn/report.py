@@ -49,7 +49,9 @@ DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "r
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
 NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
-                    "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit"}
+                    "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit", "cache", "local_parallelism"}
+# groups whose every key is bookkeeping or says how data is read (the data caches are exact)
+NOT_VARIANT_GROUPS = ("logger.", "hydra.", "cache.")
 # config keys that add measurements without changing the run's accuracies: runs differing there share a row
 MEASUREMENT_ONLY = ("audit",)
 # the papers' methods last, baselines before them, the original model first
@@ -142,7 +144,7 @@ def variant_label(overrides: list[str]) -> str:
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
         if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOADING_FIELDS
-                and not key.startswith(("logger.", "hydra."))):
+                and not key.startswith(NOT_VARIANT_GROUPS)):
             kept.append(override.lstrip("+~"))
     return " ".join(sorted(kept))
 

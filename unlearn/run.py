@@ -8,8 +8,10 @@ without a complete metrics.json never looks like a finished run.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -26,7 +28,8 @@ from unlearn import audit, cost
 from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
-from unlearn.data.cache import cache_dir, cached_task
+from unlearn.cache_entry import reset_refusals
+from unlearn.data.cache import cache_dir, cached_task, check_files
 from unlearn.data.file_index import file_index
 from unlearn.data.tasks import UnlearningTask, build_task, stage_task, without_undecodable
 from unlearn.errors import UnlearnError
@@ -42,7 +45,8 @@ from unlearn.models.anatomy import image_tower
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
-from unlearn.rundir import completed_metrics, config_hash, numeric_leaves, set_aside, write_metrics, write_status
+from unlearn.rundir import (claim, completed_metrics, config_hash, describe_owner, lock_owner, numeric_leaves,
+                            read_json, record_launch, set_aside, write_metrics, write_status)
 from unlearn.runtime import autocast_dtype, configure_threads, seed_everything, select_device
 
 log = logging.getLogger(__name__)
@@ -108,6 +112,8 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     device = select_device(cfg.device)
     model, tokenizer = build_backbone(cfg.backbone)
     cost.METER.reset()
+    reset_refusals()
+    check_files(cfg.cache.verify)
     cost.count_encodes(image_tower(model))
     transform = eval_transform(model)  # real datasets are preprocessed as the backbone expects
     with cost.phase("load_data"), file_index(cache_dir(cfg.cache) / "index" if cfg.cache.file_index else None):
@@ -138,22 +144,52 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
 
 def execute(cfg: DictConfig, run_dir: Path) -> float:
     """Run one job in `run_dir`, or skip it when the folder already holds its complete result
-    (resume). Results of an earlier attempt are set aside first, never overwritten."""
+    (resume) or another live process is working in it. Results of an earlier attempt are set
+    aside first, never overwritten."""
     digest = config_hash(cfg)
-    done = completed_metrics(run_dir, digest) if cfg.resume else None
-    if done and (not cfg.save_checkpoint or (run_dir / "model.pt").is_file()):
-        log.info("skipping %s: complete metrics.json with the same config found", run_dir)
-        write_status(run_dir, "complete", digest, skipped=True)
-        return done[cfg.objective]
-    with job_slot(cfg):  # hydra/launcher=local starts every job at once; at most local_parallelism work
-        return attempt(cfg, run_dir, digest)
+    try:
+        held = claim(run_dir)
+    except OSError as err:
+        raise UnlearnError(f"cannot work in the run folder {run_dir} ({err.strerror or err})") from None
+    if held is None:
+        return left_to_its_owner(run_dir, digest)
+    with held:
+        done = completed_metrics(run_dir, digest) if cfg.resume else None
+        if done and (not cfg.save_checkpoint or (run_dir / "model.pt").is_file()):
+            log.info("skipping %s: complete metrics.json with the same config found", run_dir)
+            settle(run_dir, "complete", digest, skipped=True)
+            return done[cfg.objective]
+        earlier = read_json(run_dir / "status.json")
+        if isinstance(earlier, dict) and earlier.get("status") == "running":  # we hold the folder: its owner is gone
+            log.warning("the earlier attempt in %s (%s) ended without recording it; running the job again",
+                        run_dir, describe_owner(earlier.get("owner")))
+        with job_slot(cfg):  # hydra/launcher=local starts every job at once; at most local_parallelism work
+            return attempt(cfg, run_dir, digest)
+
+
+def left_to_its_owner(run_dir: Path, digest: str) -> float:
+    """Another process holds the job folder: a sweep moves on (its summary counts the job as
+    running elsewhere); a single run stops with one line."""
+    owner = lock_owner(run_dir)
+    message = f"another process ({describe_owner(owner)}) is running the job in {run_dir}"
+    if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
+        raise UnlearnError(f"{message}; wait for it, or run into another folder")
+    log.warning("skipping: %s", message)
+    record_launch(run_dir, {"status": "elsewhere", "config_hash": digest, "owner": owner})
+    return float("nan")
+
+
+STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # the disk under a file the job writes is full or read-only
 
 
 def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
     """Run the job in `run_dir`, with its status from start to end."""
     if aside := set_aside(run_dir):
         log.info("moved the results of an earlier attempt to %s", aside)
-    write_status(run_dir, "running", digest)
+    try:
+        write_status(run_dir, "running", digest)
+    except OSError as err:
+        raise UnlearnError(f"cannot write status.json in {run_dir} ({err.strerror or err}); nothing was run") from None
     job = None
     try:
         with interruptible():
@@ -162,17 +198,13 @@ def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
             job = build_job(cfg, run_dir)
             metrics = unlearn_and_measure(job, method.run)
             metrics["config_hash"] = digest
-            if cfg.save_checkpoint:
-                save_checkpoint(run_dir / "model.pt", job.model.state_dict(), cfg.backbone.arch,
-                                model_flags(cfg.backbone))
-            write_metrics(run_dir, metrics)
-        write_status(run_dir, "complete", digest)
+            write_results(cfg, job, metrics)
         job.logger.finish()
         return metrics[cfg.objective]
     except (Interrupted, KeyboardInterrupt, SystemExit) as err:
         # preemption, a time limit, Ctrl-C, or a launcher's requeue: the next sweep runs this job again
         cause = err.signal if isinstance(err, Interrupted) else type(err).__name__
-        write_status(run_dir, "interrupted", digest, signal=cause)
+        settle(run_dir, "interrupted", digest, signal=cause)
         log.error("interrupted by %s; the job runs again on the next launch of this sweep", cause)
         if job is not None:
             job.logger.finish(failed=True)
@@ -180,10 +212,38 @@ def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
             raise SystemExit(128 + err.signum) from None  # the shell's convention for "killed by signal N"
         raise
     except BaseException as err:
-        write_status(run_dir, "failed", digest, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        settle(run_dir, "failed", digest, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
         if job is not None:
             job.logger.finish(failed=True)
+        if isinstance(err, OSError) and err.errno in STORAGE_ERRORS:  # a full disk, wherever the job was writing
+            raise UnlearnError(f"cannot write {err.filename or 'a file'} ({err.strerror}); the job stopped, and "
+                               f"nothing in {run_dir} says complete") from None
         raise
+
+
+def write_results(cfg: DictConfig, job: Job, metrics: dict) -> None:
+    """The checkpoint (when asked for), metrics.json, then status `complete`; one line when the
+    run folder refuses them (a full disk), and nothing there says complete."""
+    try:
+        if cfg.save_checkpoint:
+            save_checkpoint(job.run_dir / "model.pt", job.model.state_dict(), cfg.backbone.arch,
+                            model_flags(cfg.backbone))
+        write_metrics(job.run_dir, metrics)
+        write_status(job.run_dir, "complete", metrics["config_hash"])
+    except OSError as err:
+        (job.run_dir / "metrics.json").unlink(missing_ok=True)  # not without its complete status
+        raise UnlearnError(f"cannot write the results in {job.run_dir} ({err.strerror or err}); "
+                           "the job's results are lost") from None
+
+
+def settle(run_dir: Path, status: str, digest: str, **details) -> None:
+    """write_status, or when the folder refuses it (a full disk), one line on stderr: status.json
+    then still says what it said, and a `running` there reads `interrupted` once this process is gone."""
+    try:
+        write_status(run_dir, status, digest, **details)
+    except OSError as err:
+        print(f"unlearn: cannot record status {status!r} in {run_dir / 'status.json'} ({err.strerror or err})",
+              file=sys.stderr, flush=True)
 
 
 class Interrupted(BaseException):

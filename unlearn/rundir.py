@@ -4,13 +4,18 @@
 |-------------------------|--------------------------------------|---------------------------------------------------|
 | `.hydra/config.yaml`    | by Hydra, before the job starts      | the composed config (interpolations unresolved)   |
 | `.hydra/overrides.yaml` | by Hydra                             | the command line's overrides                      |
-| `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal` |
+| `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `owner` (host, pid and start time of the process that wrote it), `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal` |
+| `.launches/<id>.json`   | with status.json, by a job of sweep launch `<id>` | what that launch did with the job: status.json's fields, or `elsewhere` (another process held the job) with that process as `owner` |
+| `.lock`                 | held (flock) while a process works in the folder | that process (host, pid, start time): a second process finds it held and leaves the job to the first |
 | `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, `cost` per phase (`JOB_PHASES` at the top), ... (strict JSON: an undefined value is null) |
 | `superseded/<time>_<hash>/` | when a job starts where results of an earlier attempt lie | those results (`RESULT_FILES` and the old status.json), moved aside, never overwritten |
 
 A folder whose status is not `complete` or that lacks a valid metrics.json is not a finished
-run. `config_hash` identifies what determines a result (`RESULT_KEYS`, without the fields that
-only say how data is read): resume skips a job whose folder holds a complete metrics.json of the
+run. A `running` status whose owner is gone (its pid no longer names the process that started at
+that time, on this host) reads `interrupted` to resume, the sweep summary and the report
+(`state_of`): a SIGKILL, or a disk that filled before the job could write its end.
+`config_hash` identifies what determines a result (`RESULT_KEYS`, without the fields that only
+say how data is read): resume skips a job whose folder holds a complete metrics.json of the
 same hash, and the report never averages runs of different hashes. A sweep's job folder is named
 by its overrides and its hash (`job_dirname`), never by its position in the grid, so re-running,
 extending or reordering a grid finds every config's folder again. Torch-free: the report reads
@@ -19,16 +24,18 @@ run folders without importing the models.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -41,7 +48,7 @@ LOADING_FIELDS = frozenset({"num_workers", "cache_dir", "download"})
 REQUIRED_METRICS = ("forget/acc", "retain/acc", "others/acc")  # in both `before` and `after`
 ROW_FIELDS = ("method", "forget", "backbone", "dataset", "seed")  # what a report row is keyed by
 # folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own, set-aside results)
-PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra", "superseded"})
+PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra", "superseded", ".launches"})
 STATUSES = ("running", "complete", "failed", "interrupted")
 # the cost phases a job records at its top level in metrics.json's `cost`, in the order it runs them
 # (unlearn/run.py, unlearn/cost.py; `check_images` and the audits only when asked for): every other
@@ -96,9 +103,93 @@ def read_json(path: Path) -> Any:
 
 
 def write_status(run_dir: Path, status: str, digest: str, **details) -> None:
+    """status.json, owned by this process, and the launch's record of the job when a sweep runs it."""
     assert status in STATUSES, status
     launch = {"launch": os.environ[LAUNCH_ENV]} if LAUNCH_ENV in os.environ else {}
-    write_json(run_dir / "status.json", {"status": status, "config_hash": digest, **launch, **details})
+    payload = {"status": status, "config_hash": digest, "owner": this_process(), **launch, **details}
+    write_json(run_dir / "status.json", payload)
+    record_launch(run_dir, payload)
+
+
+def record_launch(run_dir: Path, payload: dict) -> None:
+    """`.launches/<id>.json`: what the current sweep launch did with the job (nothing outside one)."""
+    if LAUNCH_ENV in os.environ:
+        write_json(run_dir / ".launches" / f"{os.environ[LAUNCH_ENV]}.json", payload)
+
+
+def launch_record(run_dir: Path, launch: str) -> dict | None:
+    record = read_json(run_dir / ".launches" / f"{launch}.json")
+    return record if isinstance(record, dict) else None
+
+
+def this_process() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid())}
+
+
+def process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch, 0.01 s resolution), from Linux's /proc;
+    None when there is no such process or no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, IndexError, StopIteration):
+        return None
+    return round(boot + int(fields[19]) / os.sysconf("SC_CLK_TCK"), 2)  # field 22 of stat: start time in ticks
+
+
+def owner_alive(owner: Any) -> bool | None:
+    """Whether the process a status names still runs: None when that cannot be told (another
+    host, an older status without an owner)."""
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname() or "pid" not in owner:
+        return None
+    if not Path("/proc").is_dir():  # no start times to compare: only whether the pid exists
+        try:
+            os.kill(owner["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # it exists, as another user's
+            pass
+        return True
+    started = process_start(owner["pid"])
+    return started is not None and (owner.get("started") is None or abs(started - owner["started"]) < 1)
+
+
+def state_of(status: Any) -> str | None:
+    """The state a status (or launch record) means now: `running` reads `interrupted` once its
+    owner is gone."""
+    if not isinstance(status, dict):
+        return None
+    state = status.get("status")
+    return "interrupted" if state == "running" and owner_alive(status.get("owner")) is False else state
+
+
+def describe_owner(owner: Any) -> str:
+    if not isinstance(owner, dict):
+        return "an unknown process"
+    return f"pid {owner.get('pid')} on {owner.get('host')}"
+
+
+def claim(run_dir: Path) -> IO | None:
+    """An open handle that holds `<run_dir>/.lock` (flock: released when it is closed or the
+    process ends, however it ends) with this process written in it, or None when another process
+    holds it (`lock_owner` names that one)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = os.fdopen(os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644), "r+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.truncate(0)
+    handle.write(json.dumps(this_process()))
+    handle.flush()
+    return handle
+
+
+def lock_owner(run_dir: Path) -> Any:
+    """The process that holds (or last held) `<run_dir>/.lock`."""
+    return read_json(run_dir / ".lock")
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:
@@ -157,7 +248,9 @@ class RunFolder:
 def load_run(path: Path) -> RunFolder | str:
     """The finished run in `path`, or why it is not one."""
     status = read_json(path / "status.json")
-    state = status.get("status") if isinstance(status, dict) else None
+    state = state_of(status)
+    if state == "interrupted" and status.get("status") == "running":
+        return f"interrupted (status running, but its process, {describe_owner(status.get('owner'))}, is gone)"
     if not (path / "metrics.json").is_file():
         if state == "failed":
             return f"failed ({status.get('error', 'no error recorded')})"

@@ -3,7 +3,10 @@ a folder changed, and the same listing either way."""
 
 from __future__ import annotations
 
+import logging
 import os
+
+import pytest
 
 import unlearn.data.file_index as file_index_module
 from tests.data import fake_datasets as fake
@@ -33,3 +36,19 @@ def test_folders_are_listed_once_and_again_where_they_changed(tmp_path, monkeypa
         again = listed(root, NAMES)
     assert calls == NAMES * 2 + ["b"] and again[1] == [*plain[1], added] and again[0] == plain[0]
     assert listed(root, NAMES) == again and calls[-3:] == NAMES  # outside file_index: listed every time
+
+
+@pytest.mark.parametrize("damage", ["garbage", "edited"])
+def test_a_damaged_index_is_named_and_listed_again(tmp_path, monkeypatch, caplog, damage):
+    root = fake.write_class_folder(tmp_path / "data", NAMES, per_class=3)
+    with file_index(tmp_path / "index"):
+        plain = listed(root, NAMES)
+        (index,) = (tmp_path / "index").glob("*.json")
+        text = index.read_text()
+        index.write_text("{not json" if damage == "garbage" else text.replace("0.png", "7.png"))
+        calls = counting_listings(monkeypatch)
+        with caplog.at_level(logging.WARNING):
+            assert listed(root, NAMES) == plain and calls == NAMES
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and str(index) in warnings[0]
+    assert index.read_text() == text  # rewritten whole

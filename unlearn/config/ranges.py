@@ -38,10 +38,15 @@ class Range:
 
     def __str__(self) -> str:
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
         if self.low is None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
-        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"{'<' if self.high_open else '<='} {_number(self.high)}"
+        return f"{'(' if self.low_open else '['}{_number(self.low)}, {_number(self.high)}{')' if self.high_open else ']'}"
+
+
+def _number(value: float) -> str:
+    """Whole numbers in full (a seed's bound is 4294967295, not 4.29497e+09), others as %g."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def ranged(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, low: float | None = None,

@@ -16,8 +16,10 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from unlearn.config.ranges import at_least, fraction, positive
+from unlearn.config.ranges import at_least, fraction, positive, ranged
 from unlearn.metrics.formulas import Objective
+
+SEED_MAX = 2**32 - 1  # the largest seed every library here takes (numpy's global seeding, np.random.seed)
 
 
 class Towers(StrEnum):
@@ -46,6 +48,13 @@ class TokenizerKind(StrEnum):
     synthetic = "synthetic"  # the embedded world's word-level tokenizer (tiny CLIPs)
 
 
+class FileCheck(StrEnum):
+    """How the data caches tell that an image file changed (`cache.verify`, unlearn/data/cache.py)."""
+
+    stat = "stat"  # its size and modification time in nanoseconds
+    content = "content"  # a digest of its bytes (reads every file once per job)
+
+
 class LoggerName(StrEnum):
     wandb = "wandb"
     none = "none"
@@ -66,7 +75,7 @@ class PretrainConfig:
     lr: float = positive(2e-3)
     weight_decay: float = at_least(0, 0.1)
     warmup_steps: int = at_least(0, 100)
-    seed: int = at_least(0, 0)
+    seed: int = ranged(0, low=0, high=SEED_MAX)
     # null: learned from CLIP's 1/0.07 and capped at 100 (the tiny CLIPs end near 24-30, so their
     # cosine gaps are large); a number fixes it, e.g. 100 as OpenAI CLIP ends, which trains the model
     # towards real CLIP's geometry: the same logit gaps from much smaller cosine gaps
@@ -228,6 +237,10 @@ class CacheConfig:
     # image folder listings (ImageNet's 1.28M training files) kept on disk, each subfolder listed
     # again when its modification time changes (unlearn/data/file_index.py)
     file_index: bool = True
+    # how a cached value knows that an image file changed: stat (size and modification time in
+    # nanoseconds, every file) or content (a digest of every file's bytes: also catches a rewrite
+    # that restores the time, at the price of reading every file once per job)
+    verify: FileCheck = FileCheck.stat
     dir: Optional[str] = None  # null: $UNLEARN_DATA_CACHE_DIR, else $UNLEARN_CACHE_DIR/data, else ~/.cache/unlearn/data
 
 
@@ -247,7 +260,7 @@ class RunConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
-    seed: int = at_least(0, 0)
+    seed: int = ranged(0, low=0, high=SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # CPU threads; 1 avoids the thread wake-up cost that dominates tiny models on CPU; null: torch's default
     num_threads: Optional[int] = at_least(1, 1)
