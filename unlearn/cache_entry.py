@@ -22,7 +22,6 @@ Seconds spent verifying are counted (`cost.count_checked`): what integrity costs
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import time
 import zlib
@@ -30,12 +29,12 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 from unlearn.cost import count_checked
-from unlearn.io import atomic_write
+from unlearn.io import atomic_write, lock_beside
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_REFUSED: list[Path] = []  # the folder whose storage failed in this job: warned once, nothing stored after
+_storage_refused = False  # storage failed in this job: warned once, nothing stored after
 
 
 class Damaged(Exception):
@@ -57,7 +56,8 @@ def verify(data, expected: int, what: str) -> None:
 
 def reset_refusals() -> None:
     """A new job warns again about storage that refused an earlier one (it may have space now)."""
-    _REFUSED.clear()
+    global _storage_refused
+    _storage_refused = False
 
 
 @contextlib.contextmanager
@@ -65,13 +65,11 @@ def entry_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `<path>.lock` (flock: released when the process dies); without
     one when the folder cannot be written (a read-only cache is still read; storing then warns)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path.with_name(f"{path.name}.lock"), "a")
+        handle = lock_beside(path)
     except OSError:
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
@@ -91,7 +89,7 @@ def read_entry(path: Path, load: Callable[[Path], T], what: str) -> T | None:
 
 def store_entry(path: Path, write: Callable[[Path], None]) -> bool:
     """Write the entry atomically; False (after one warning per job) when storage refuses."""
-    if _REFUSED:
+    if _storage_refused:
         return False
     try:
         atomic_write(path, write)
@@ -102,7 +100,8 @@ def store_entry(path: Path, write: Callable[[Path], None]) -> bool:
 
 
 def refused(folder: Path, err: OSError) -> None:
-    if not _REFUSED:
-        _REFUSED.append(folder)
+    global _storage_refused
+    if not _storage_refused:
+        _storage_refused = True
         log.warning("cannot store in the cache folder %s (%s); the job goes on without storing in the cache",
                     folder, err.strerror or err)

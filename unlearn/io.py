@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -38,15 +38,22 @@ def digest(*parts: bytes | str) -> str:
     return hasher.hexdigest()[:32]
 
 
+def lock_beside(path: Path) -> IO:
+    """An open handle holding an exclusive lock on `<path>.lock`, once any other holder lets go
+    (flock: released when the handle closes, or its process dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.with_name(f"{path.name}.lock"), "a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
 def write_once(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """`atomic_write` unless `path` exists, under an exclusive lock on `<path>.lock`: of concurrent
-    jobs that need the same file (a shared cache), one writes it, the others wait and then read it."""
+    """`atomic_write` unless `path` exists, under `lock_beside(path)`: of concurrent jobs that need
+    the same file (a shared cache), one writes it, the others wait and then read it."""
     path = Path(path)
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f"{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+    with lock_beside(path):
         if not path.is_file():
             atomic_write(path, write)
     return path
