@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow test-gpu bench pretrain tables tables-synthetic check-report clean
+.PHONY: setup run test lint test-slow test-gpu bench pretrain tables tables-synthetic check-report clean docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: setup
 test: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
 
+# pyflakes, pycodestyle and bugbear over the repository (pyproject.toml, [tool.ruff]); CI runs it
+lint: setup
+	$(PY) -m ruff check .
+
 test-slow: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
@@ -31,7 +35,7 @@ test-gpu: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -s -m gpu $(PYTEST_ARGS)
 
 # What a real-scale job costs, with the caches on and off: a fake 1000-class ImageNet (written once under
-# outputs/bench/data) and the miniature real architectures, on the CPU (~7 min; README, "Performance").
+# outputs/bench/data) and the miniature real architectures, on the CPU (~7 min; docs/performance.md).
 bench: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/bench.py $(ARGS)
 
@@ -68,3 +72,13 @@ clean:
 # --kernels avx2 to rerun with another x86 machine's arithmetic (CI: ARGS="--fast --kernels avx2").
 check-report: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/check_report.py $(ARGS)
+
+# The documentation site (docs/, mkdocs.yml: MkDocs + Material + mkdocstrings) into site/; strict: a broken
+# link, a missing page or any warning fails. docs-serve: the same, served locally with live reload.
+docs: setup
+	$(PY) -m pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+docs-serve: setup
+	$(PY) -m pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve

@@ -33,14 +33,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the fake-data writers of the tests
+from memory_bounds import NOISE_BYTES_MB, ONE_CHUNK_MB  # experiments/, beside this script
 
-from tests.data import fake_datasets as fake  # noqa: E402
-from tests.methods.test_scale_memory import NOISE_BYTES_MB, ONE_CHUNK_MB  # noqa: E402
-from unlearn.config.schema import CACHES_OFF  # noqa: E402
-from unlearn.data import catalog  # noqa: E402
-from unlearn.rundir import JOB_PHASES  # noqa: E402
+from unlearn.config.schema import CACHES_OFF
+from unlearn.data import catalog
+from unlearn.data import fakes as fake
+from unlearn.rundir import JOB_PHASES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 COMMON = ("setting=imagenet1k_marmoset", "logger=none", "dataset.num_workers=0",
           *(f"eval.zeroshot.{suite}.num_workers=0" for suite in ("cifar10", "food101", "stl10", "objectnet")))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT, fill, read_metrics
-from tests.data import fake_datasets as fake
+from unlearn.data import fakes as fake
 from tests.data.test_real_datasets import PACS_CLASSES, PACS_STYLES
 from unlearn.config.schema import CACHES_OFF
 from unlearn.data import synthetic

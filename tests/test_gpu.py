@@ -65,4 +65,4 @@ def test_throughput_of_the_real_architectures(arch):
                            "--images", "1024", "--device", "cuda"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    print(proc.stdout)  # the numbers for the README's performance section (pytest -s)
+    print(proc.stdout)  # the numbers for docs/performance.md (pytest -s)

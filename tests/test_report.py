@@ -12,6 +12,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from tests.conftest import ROOT, compose_config
+from unlearn.curves import write_curve
 from unlearn.report import DEFAULT_REFERENCE_DIR, load_references, main, report
 
 SUITES = ("zeroshot/heldout_pairs/acc",)
@@ -24,7 +25,7 @@ def metrics_dict(method: str, seed: int, forget: float, retain: float, score: fl
             "forget": "synthetic_subgroup_red_circle", "backbone": backbone, "dataset": "synthetic", "stages": {}}
 
 
-def write_run(folder: Path, metrics: dict | None, overrides=(), method_cfg=None, status="complete", soup=None,
+def write_run(folder: Path, metrics: dict | None, overrides=(), method_cfg=None, status="complete", curves=None,
               dataset=None, backbone=None) -> Path:
     """A run folder as unlearn.run leaves it: .hydra/{config,overrides}.yaml, status.json, metrics.json."""
     folder.mkdir(parents=True)
@@ -39,8 +40,8 @@ def write_run(folder: Path, metrics: dict | None, overrides=(), method_cfg=None,
     (folder / "status.json").write_text(json.dumps({"status": status, "error": "ValueError: boom"}))
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics))
-    if soup is not None:
-        (folder / "soup_curve.json").write_text(json.dumps(soup))
+    for name, (x, points, chosen) in (curves or {}).items():
+        write_curve(folder / "artifacts" / "curves" / f"{name}.json", x, points, chosen=chosen)
     return folder
 
 
@@ -134,20 +135,22 @@ def test_published_numbers_only_beside_rows_whose_settings_match(tmp_path):
     assert "[1] unverified" in md
 
 
-def test_soup_curves_in_either_layout_are_plotted(tmp_path):
+def test_every_curve_a_method_recorded_is_plotted_per_row(tmp_path):
     sweep = tmp_path / "sweep"
-    points = {"rule": "smallest_below", "chosen_a": 0.5,
-              "curve": [{"a": a, "forget/acc": 1 - a, "retain/acc": 1 - a / 4} for a in (0.0, 0.5, 1.0)]}
-    columns = {"a": [0.0, 0.5, 1.0], "forget/acc": [1.0, 0.4, 0.0], "retain/acc": [1.0, 0.9, 0.7],
-               "score": [0.0, 70.0, 60.0]}
-    write_run(sweep / "0", metrics_dict("three_stage", 0, 0.0, 0.7, 90.0), soup=points)
-    write_run(sweep / "1", metrics_dict("three_stage", 1, 0.0, 0.7, 90.0), overrides=["seed=1"], soup=columns)
-    write_run(sweep / "2", metrics_dict("grad_ascent", 0, 0.0, 0.1, 10.0))  # no curve: no soup plot
+    soup = [{"a": a, "forget/acc": 1 - a, "retain/acc": 1 - a / 4, "score": 50 * a} for a in (0.0, 0.5, 1.0)]
+    write_run(sweep / "0", metrics_dict("three_stage", 0, 0.0, 0.7, 90.0), curves={"soup": ("a", soup, 0.5)})
+    write_run(sweep / "1", metrics_dict("three_stage", 1, 0.0, 0.7, 90.0), overrides=["seed=1"],
+              curves={"soup": ("a", soup[:2], None), "loss": ("step", [{"step": 1, "ce": 2.0}], None)})
+    write_run(sweep / "2", metrics_dict("grad_ascent", 0, 0.0, 0.1, 10.0))  # no curve: no plot
+    bad = sweep / "0" / "artifacts" / "curves" / "broken.json"
+    bad.write_text('{"x": "a", "points": [{"b": 1}]}')  # not a curve of its x: left out
     report([sweep], tmp_path / "out", None)
-    soups = sorted((tmp_path / "out").glob("soup_*.png"))
-    assert [p.name for p in soups] == ["soup_synthetic_synthetic_subgroup_red_circle_tiny_rn_three_stage_2.png"]
-    assert soups[0].read_bytes()[:4] == b"\x89PNG"
-    assert f"![{soups[0].stem}]({soups[0].name})" in (tmp_path / "out" / "results.md").read_text()
+    plots = sorted(p.name for p in (tmp_path / "out").glob("*_tiny_rn_*.png"))
+    assert plots == ["loss_synthetic_synthetic_subgroup_red_circle_tiny_rn_three_stage_2.png",
+                     "soup_synthetic_synthetic_subgroup_red_circle_tiny_rn_three_stage_2.png"]
+    soup_png = tmp_path / "out" / plots[1]
+    assert soup_png.read_bytes()[:4] == b"\x89PNG"
+    assert f"![{soup_png.stem}]({soup_png.name})" in (tmp_path / "out" / "results.md").read_text()
 
 
 def test_nothing_complete_or_missing_folder_is_one_line_error(tmp_path, capsys):
@@ -238,3 +241,16 @@ def test_a_running_status_whose_process_is_gone_reads_interrupted(tmp_path, caps
     err = capsys.readouterr().err
     assert f"skipped {folder}: interrupted (status running, but its process, pid {gone} on" in err
     assert f"skipped {live}: incomplete (status running)" in err
+
+
+def test_rows_follow_the_rank_and_label_each_method_recorded(tmp_path):
+    sweep = tmp_path / "sweep"
+    for i, (method, rank, label) in enumerate((("zz_paper", 100, "Zz (ours)"), ("aa_plugin", None, None),
+                                               ("mm_baseline", 10, None))):
+        metrics = metrics_dict(method, 0, 0.1, 0.7, 50.0)
+        metrics |= {"method_rank": rank} if rank is not None else {}
+        metrics |= {"method_label": label} if label else {}
+        write_run(sweep / str(i), metrics)
+    tables, _ = report([sweep], tmp_path / "out", None)
+    assert [row.method for row in tables[0].rows if row.kind == "ours"] == ["mm_baseline", "aa_plugin", "zz_paper"]
+    assert "| tiny_rn | Zz (ours) |" in (tmp_path / "out" / "results.md").read_text()

@@ -1,5 +1,6 @@
-"""Registries by name: methods, dataset formats. A package holds one module per entry; each
-module registers itself when imported, and `Registry.load()` imports them all.
+"""Registries by name: methods, metrics, dataset formats. A package holds one module per entry;
+each module registers itself when imported. `Registry.load()` imports them all, then every
+installed plugin's module (unlearn/plugins.py), which may register into any registry.
 
     METHODS = Registry("method", "unlearn.methods")        # in unlearn/methods/__init__.py
 
@@ -36,19 +37,23 @@ class Registry:
     def register(self, name: str, config: type, **extras) -> Callable:
         def wrap(run: Callable) -> Callable:
             if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} registered twice")
+                raise UnlearnError(f"{self.kind} {name!r} registered twice: by {self._entries[name].run.__module__} "
+                               f"and by {run.__module__}; a plugin must choose another name")
             self._entries[name] = Entry(name, run, config, extras)
             return run
 
         return wrap
 
     def load(self) -> dict[str, Entry]:
-        """Import every module of the package (each registers its entries); name -> entry."""
+        """Import every module of the package and every plugin (each registers its entries); name -> entry."""
         if not self._loaded:
+            from unlearn.plugins import load_plugins  # a plugin imports the registries: not at module import
+
             package = importlib.import_module(self.package)
             for module in pkgutil.iter_modules(package.__path__):
                 if not module.name.startswith("_"):
                     importlib.import_module(f"{self.package}.{module.name}")
+            load_plugins()
             self._loaded = True
         return dict(self._entries)
 

@@ -13,7 +13,7 @@ Writes into --out (default `<first dir>/report`):
   results.csv   the same rows, one line each, mean and std per metric
   results.tex   the tables as LaTeX (booktabs)
   tradeoff_<dataset>_<forget>.png   forget vs retain accuracy, one colour per method
-  soup_<...>.png                    the souping a-curve of groups whose runs wrote soup_curve.json
+  <curve>_<...>.png                 each curve a method recorded (unlearn/curves.py), per row
 
 Accuracies are in %, the score in points (0-100). Incomplete runs (no metrics.json, or a
 status other than complete) are skipped and listed. Works from the run folders alone (no W&B).
@@ -43,7 +43,9 @@ from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write
 from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
-from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run, read_json
+from unlearn.curves import Curve, read_curves
+from unlearn.rundir import (DEFAULT_METHOD_RANK, JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs,
+                            load_run)
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
@@ -53,10 +55,7 @@ NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method"
 # groups whose every key is bookkeeping or says how data is read (the data caches are exact)
 NOT_VARIANT_GROUPS = ("logger.", "hydra.", "cache.")
 # config keys that add measurements without changing the run's accuracies: runs differing there share a row
-MEASUREMENT_ONLY = ("audit",)
-# the papers' methods last, baselines before them, the original model first
-METHOD_ORDER = ("original", "finetune", "grad_ascent", "neggrad_plus", "random_label", "salun", "scrub", "emmn",
-                "lipschitz", "space_adaptation", "three_stage")
+MEASUREMENT_ONLY = ("audit", "eval.metrics")
 ACCURACY_COLUMNS = {"forget/acc": "Target ↓", "retain/acc": "Retain ↑", "others/acc": "Others ↑"}
 # aggregate scores (unlearn/metrics/formulas.py) and times: a column only when some row of the table has it
 EXTRA_COLUMNS = {"score": "Score ↑", "paper_score": "Paper Score ↑", "average_gain": "Avg gain ↓",
@@ -71,7 +70,7 @@ class Run:
     setting: str  # hash of the result config without the seed: runs that differ only by seed share it
     base: str  # the same without the method: runs that share it measured the same original model
     config: DictConfig | None
-    soup: dict[str, list] | None  # the souping a-curve, columns a / forget/acc / retain/acc [/ score]
+    curves: dict[str, Curve]  # what the method recorded in artifacts/curves/, by name
     pretrain_seed: int | None = None  # the tiny CLIP's pretraining seed (None: not a tiny backbone)
 
     @property
@@ -94,6 +93,16 @@ class Row:
     caveat: str = ""
     runs: list[Run] = field(default_factory=list)
 
+    @property
+    def rank(self) -> float:
+        """Where the row's method goes (metrics.json's `method_rank`, from the method registry)."""
+        return self.runs[0].metrics.get("method_rank", DEFAULT_METHOD_RANK) if self.runs else DEFAULT_METHOD_RANK
+
+    @property
+    def label(self) -> str:
+        """The method's name in tables and legends (metrics.json's `method_label`)."""
+        return self.runs[0].metrics.get("method_label", self.method) if self.runs else self.method
+
 
 @dataclass
 class Table:
@@ -110,7 +119,10 @@ class Table:
     def columns(self) -> list[tuple[str, str]]:
         suites = [(k, f"{k.removeprefix('zeroshot/').removesuffix('/acc')} ↑") for k in self.suites]
         extras = [(k, label) for k, label in EXTRA_COLUMNS.items() if any(k in row.values for row in self.rows)]
-        return [*ACCURACY_COLUMNS.items(), *suites, *extras]
+        named = {*ACCURACY_COLUMNS, *self.suites, *EXTRA_COLUMNS}
+        # any other metric's keys (a plugin's), under their own names and in their own units
+        others = sorted({k for row in self.rows if row.kind != "published" for k in row.values} - named)
+        return [*ACCURACY_COLUMNS.items(), *suites, *extras, *((k, k) for k in others)]
 
     @property
     def slug(self) -> str:
@@ -123,7 +135,7 @@ def to_run(folder: RunFolder) -> Run:
     return Run(path=folder.path, metrics=folder.metrics, variant=variant_label(folder.overrides),
                setting=_digest(folder.config, exclude=("seed", *MEASUREMENT_ONLY)),
                base=_digest(folder.config, exclude=("seed", "method", *MEASUREMENT_ONLY)),
-               config=folder.config, soup=read_soup_curve(folder.path / "soup_curve.json"),
+               config=folder.config, curves=read_curves(folder.path),
                pretrain_seed=_pretrain_seed(folder.config))
 
 
@@ -143,28 +155,12 @@ def variant_label(overrides: list[str]) -> str:
     kept = []
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
+        if key.split("@")[-1].startswith("eval.metrics"):  # a measurement added: the same unlearning
+            continue
         if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOADING_FIELDS
                 and not key.startswith(NOT_VARIANT_GROUPS)):
             kept.append(override.lstrip("+~"))
     return " ".join(sorted(kept))
-
-
-def read_soup_curve(path: Path) -> dict[str, list] | None:
-    """soup_curve.json as columns. Two layouts are read: {"a": [...], "forget/acc": [...], ...} and
-    {"curve": [{"a": .., "forget/acc": .., ...}, ...], "chosen_a": ..} (three_stage's)."""
-    data = read_json(path)
-    if not isinstance(data, dict):
-        return None
-    if isinstance(data.get("curve"), list):
-        points = data["curve"]
-        columns = {k: [p.get(k) for p in points] for k in points[0]} if points else {}
-    else:
-        columns = {k: v for k, v in data.items() if isinstance(v, list)}
-    if "a" not in columns or "forget/acc" not in columns:
-        return None
-    if "chosen_a" in data:
-        columns["chosen_a"] = [data["chosen_a"]]
-    return columns
 
 
 def collect(roots: list[Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
@@ -245,7 +241,8 @@ def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dic
         labels = defaultdict(set)
         for method, variant, setting in groups:
             labels[(method, variant)].add(setting)
-        for method, variant, setting in sorted(groups, key=lambda k: (_method_rank(k[0]), k[1], k[2])):
+        ranks = {r.metrics["method"]: r.metrics.get("method_rank", DEFAULT_METHOD_RANK) for r in mine}
+        for method, variant, setting in sorted(groups, key=lambda k: (ranks[k[0]], k[0], k[1], k[2])):
             group = one_run_per_seed(groups[(method, variant, setting)], skipped)
             tag = f" [cfg {setting}]" if len(labels[(method, variant)]) > 1 else ""
             row = Row("ours", backbone, method, variant + tag, seeds=[r.metrics["seed"] for r in group], runs=group,
@@ -269,11 +266,6 @@ def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
     firsts = [per_seed[s] for s in sorted(per_seed)]
     return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
                pretrain_seeds=_pretrain_seeds(firsts), values=aggregate([run.metrics["before"] for run in firsts]))
-
-
-def _method_rank(method: str) -> tuple[int, str]:
-    # methods not in METHOD_ORDER go with the baselines, before the papers' two methods
-    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER) - 2, method)
 
 
 # ---------------------------------------------------------------- published numbers
@@ -334,7 +326,7 @@ def format_cell(values: dict, key: str) -> str:
 def _method_label(row: Row, note: int | None) -> str:
     if row.kind == "published":
         return f"↳ published ({row.reference})" + (f" [{note}]" if note else "")
-    return "original (before)" if row.kind == "original" else row.method
+    return "original (before)" if row.kind == "original" else row.label
 
 
 def _notes(tables: list[Table]) -> dict[str, int]:
@@ -422,7 +414,7 @@ def audit_lines(table: Table) -> list[str]:
             per_run = [audited(run, "unlearned") | {k.removeprefix("audit/"): v for k, v in run.metrics.items()
                                                    if k in ("audit/tow", "audit/gap/mean")} for run in row.runs]
             if any(per_run):
-                rows.append([backbone, row.method, row.variant, _audit_values(per_run)])
+                rows.append([backbone, row.label, row.variant, _audit_values(per_run)])
     if not rows:
         return []
     extra = {"tow": "ToW ↑", "gap/mean": "Gap to ref ↓"}
@@ -484,7 +476,7 @@ def cost_lines(table: Table) -> list[str]:
              "method's own phases and its stage evaluations):", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for row in rows:
-        label = [row.backbone, row.method, *([row.variant] if _has_variants(table) else [])]
+        label = [row.backbone, row.label, *([row.variant] if _has_variants(table) else [])]
         lines.append("| " + " | ".join(label + [cell(row, name) for name in phases]) + " |")
     return lines + [""]
 
@@ -539,7 +531,8 @@ def _tex(text: str) -> str:
 # ---------------------------------------------------------------- plots
 
 def _colours(tables: list[Table]) -> dict[str, str]:
-    methods = sorted({row.method for t in tables for row in t.rows if row.kind == "ours"}, key=_method_rank)
+    ranks = {row.method: row.rank for t in tables for row in t.rows if row.kind == "ours"}
+    methods = sorted(ranks, key=lambda m: (ranks[m], m))
     palette = [f"C{i}" for i in range(10)] + ["olive", "teal", "navy", "maroon", "gold"]
     return {m: palette[i % len(palette)] for i, m in enumerate(methods)}
 
@@ -554,7 +547,7 @@ def plot_tradeoff(table: Table, colours: dict[str, str], path: Path) -> Path:
             if "forget/acc" not in row.values or "retain/acc" not in row.values:
                 continue
             (x, xerr), (y, yerr) = row.values["forget/acc"], row.values["retain/acc"]
-            label = {"original": "original (before)", "ours": row.method, "published": "published"}[row.kind]
+            label = {"original": "original (before)", "ours": row.label, "published": "published"}[row.kind]
             style = {"original": dict(marker="*", color="black", markersize=12),
                      "ours": dict(marker="o", color=colours.get(row.method, "grey"), markersize=7),
                      "published": dict(marker="s", color=colours.get(row.method, "grey"), markersize=8,
@@ -571,24 +564,24 @@ def plot_tradeoff(table: Table, colours: dict[str, str], path: Path) -> Path:
     return save_png(fig, path, dpi=110)
 
 
-def plot_soup(table: Table, row: Row, path: Path) -> Path:
-    """The souping a-curve of every run in the row (one thin line per seed)."""
+def plot_curve(table: Table, row: Row, name: str, path: Path) -> Path:
+    """Curve `name` of every run in the row: one thin line per series and run, each run's chosen x marked."""
     fig = figure(5.0, 3.6)
     ax = fig.subplots()
-    for i, run in enumerate(r for r in row.runs if r.soup):
-        curve, first = run.soup, i == 0
-        ax.plot(curve["a"], [100 * v for v in curve["forget/acc"]], "o-", color="C3", alpha=0.7, markersize=3,
-                label="forget (%)" if first else None)
-        if "retain/acc" in curve:
-            ax.plot(curve["a"], [100 * v for v in curve["retain/acc"]], "s-", color="C0", alpha=0.7, markersize=3,
-                    label="retain (%)" if first else None)
-        if "score" in curve:
-            ax.plot(curve["a"], curve["score"], "--", color="C2", alpha=0.7, label="score" if first else None)
-        for a in curve.get("chosen_a", []):
-            ax.axvline(a, color="black", linestyle=":", alpha=0.6, label="chosen a" if first else None)
-    ax.set_xlabel("a  (θ = a·θ_unlearned + (1 − a)·θ_original)")
-    ax.set_ylabel("accuracy (%) / score")
-    ax.set_title(f"{row.method} {row.variant} · {row.backbone} · {table.forget}".replace("  ", " "), fontsize=8)
+    curves = [run.curves[name] for run in row.runs if name in run.curves]
+    series = list(dict.fromkeys(key for curve in curves for key in curve.series))
+    for i, curve in enumerate(curves):
+        xs = [p[curve.x] for p in curve.points]
+        for j, key in enumerate(series):
+            scale = 100 if key.endswith("/acc") else 1
+            ys = [None if p.get(key) is None else scale * p[key] for p in curve.points]
+            ax.plot(xs, ys, marker="o", markersize=3, color=f"C{j}", alpha=0.7,
+                    label=(f"{key} (%)" if scale == 100 else key) if i == 0 else None)
+        if curve.chosen is not None:
+            ax.axvline(curve.chosen, color="black", linestyle=":", alpha=0.6, label=f"chosen {curve.x}" if i == 0 else None)
+    ax.set_xlabel(curves[0].x_label)
+    ax.set_ylabel("accuracy (%) / value")
+    ax.set_title(f"{name} · {row.label} {row.variant} · {row.backbone} · {table.forget}".replace("  ", " "), fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return save_png(fig, path, dpi=110)
@@ -633,9 +626,9 @@ def write_plots(tables: list[Table], out: Path) -> dict[str, list[Path]]:
         if relearn := plot_relearn(table, colours, out / f"relearn_{table.slug}.png"):
             paths.append(relearn)
         for i, row in enumerate(table.rows):
-            if any(run.soup for run in row.runs):
-                name = f"soup_{table.slug}_{_slug(row.backbone)}_{_slug(row.method)}_{i}.png"
-                paths.append(plot_soup(table, row, out / name))
+            for name in dict.fromkeys(name for run in row.runs for name in run.curves):
+                file = f"{_slug(name)}_{table.slug}_{_slug(row.backbone)}_{_slug(row.method)}_{i}.png"
+                paths.append(plot_curve(table, row, name, out / file))
         plots[table.slug] = paths
     return plots
 

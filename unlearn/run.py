@@ -45,8 +45,8 @@ from unlearn.models.anatomy import image_tower
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
-from unlearn.rundir import (claim, completed_metrics, config_hash, describe_owner, lock_owner, numeric_leaves,
-                            read_json, record_launch, set_aside, write_metrics, write_status)
+from unlearn.rundir import (DEFAULT_METHOD_RANK, claim, completed_metrics, config_hash, describe_owner, lock_owner,
+                            numeric_leaves, read_json, record_launch, set_aside, write_metrics, write_status)
 from unlearn.runtime import autocast_dtype, configure_threads, seed_everything, select_device
 
 log = logging.getLogger(__name__)
@@ -316,10 +316,12 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
         "after": after,
         **aggregates,
         "stages": ctx.stage_metrics,
+        "summary": ctx.summaries,
         "time/unlearn_s": unlearn_s,
         "time/eval_s": eval_s,
         "cost": cost.METER.as_metrics(),
         "method": cfg.method.name,
+        **method_display(cfg.method.name),
         "forget": cfg.forget.name,
         "backbone": cfg.backbone.name,
         "dataset": cfg.dataset.name,
@@ -355,5 +357,13 @@ def audit_unlearned(job: Job, mctx: MetricContext, after: dict) -> dict:
     return audits | theirs | audit.compare(after, audits, theirs)
 
 
+def method_display(name: str) -> dict:
+    """Where the method's rows go in report tables, and their label (the registry's `rank`, `label`)."""
+    extras = METHODS.get(name).extras
+    return {"method_rank": extras.get("rank", DEFAULT_METHOD_RANK), "method_label": extras.get("label", name)}
+
+
 def _fmt(metrics: dict[str, float]) -> str:
-    return "  ".join(f"{k.removesuffix('/acc')} {100 * v:.1f}" for k, v in metrics.items() if isinstance(v, float))
+    """Accuracies in %, every other value in its own units."""
+    return "  ".join(f"{k.removesuffix('/acc')} {100 * v:.1f}" if k.endswith("/acc") else f"{k} {v:.4g}"
+                     for k, v in metrics.items() if isinstance(v, float))

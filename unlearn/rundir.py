@@ -8,6 +8,7 @@
 | `.launches/<id>.json`   | with status.json, by a job of sweep launch `<id>` | what that launch did with the job: status.json's fields, or `elsewhere` (another process held the job) with that process as `owner` |
 | `.lock`                 | held (flock) while a process works in the folder | that process (host, pid, start time): a second process finds it held and leaves the job to the first |
 | `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, `cost` per phase (`JOB_PHASES` at the top), ... (strict JSON: an undefined value is null) |
+| `artifacts/`            | by the method, while it runs (`UnlearnContext.artifact`) | the method's own files (plots, curves: `curves/<name>.json`, unlearn/curves.py) |
 | `superseded/<time>_<hash>/` | when a job starts where results of an earlier attempt lie | those results (`RESULT_FILES` and the old status.json), moved aside, never overwritten |
 
 A folder whose status is not `complete` or that lacks a valid metrics.json is not a finished
@@ -47,6 +48,8 @@ RESULT_KEYS = ("dataset", "backbone", "method", "forget", "task", "eval", "audit
 LOADING_FIELDS = frozenset({"num_workers", "cache_dir", "download"})
 REQUIRED_METRICS = ("forget/acc", "retain/acc", "others/acc")  # in both `before` and `after`
 ROW_FIELDS = ("method", "forget", "backbone", "dataset", "seed")  # what a report row is keyed by
+# metrics.json's `method_rank` (the method registry's `rank`): where the method's rows go in a table
+DEFAULT_METHOD_RANK = 85  # a method that states none, and runs written before ranks were recorded
 # folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own, set-aside results)
 PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra", "superseded", ".launches"})
 STATUSES = ("running", "complete", "failed", "interrupted")
@@ -56,16 +59,24 @@ STATUSES = ("running", "complete", "failed", "interrupted")
 JOB_PHASES = ("load_data", "check_images", "cache_data", "before_eval", "audit_original", "unlearn", "after_eval",
               "audit_unlearned", "audit_reference")
 # what a job leaves besides its status and log: set aside before another attempt starts in the folder
-RESULT_FILES = ("metrics.json", "model.pt", "soup_curve.json", "soup_curve.png", "wandb")
+ARTIFACTS_DIR = "artifacts"  # a method's own files, moved as a whole
+RESULT_FILES = ("metrics.json", "model.pt", ARTIFACTS_DIR, "wandb")
 LAUNCH_ENV = "UNLEARN_LAUNCH_ID"  # set by the sweep summary callback for the jobs of one launch
 
 
 def config_hash(cfg: DictConfig, exclude: tuple[str, ...] = ()) -> str:
     """12 hex digits over the result-determining config, interpolations unresolved (so the same
     for the live config and `.hydra/config.yaml`); `exclude` drops top-level keys (e.g. `seed`
-    to group a setting's seeds)."""
+    to group a setting's seeds), dotted ones a nested key (e.g. `eval.metrics`)."""
     parts = {k: _without_loading(OmegaConf.to_container(cfg[k], resolve=False)) if OmegaConf.is_config(cfg[k])
              else cfg[k] for k in RESULT_KEYS if k not in exclude and k in cfg}
+    for dotted in (e for e in exclude if "." in e):  # a nested key, e.g. eval.metrics
+        *path, last = dotted.split(".")
+        node = parts
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -75,12 +86,26 @@ def _without_loading(node):
     return node
 
 
+READABLE_NAME = 200  # a job folder's readable part, at most (file names end at 255 bytes)
+
+
 def job_dirname(cfg: DictConfig) -> str:
-    """A sweep job's folder name: its overrides, made file-name safe and cut to 80 characters (to
-    read), then its config hash (to be unique): `debug=default,method.lr=0.001,seed=1__3fa9c2e1`."""
-    readable = re.sub(r"[^A-Za-z0-9=,._+-]+", "_", cfg.hydra.job.override_dirname)[:80].strip("_,")
+    """A sweep job's folder name: its overrides made file-name safe (to read), then its config hash
+    (to be unique): `debug=default,method.lr=0.001,seed=1__3fa9c2e1`. Past READABLE_NAME
+    characters the keys lose their dotted prefixes (`lr=0.001`) and only then is the end cut:
+    values stay readable as long as they can."""
+    overrides = [re.sub(r"[^A-Za-z0-9=,._+-]+", "_", o) for o in cfg.hydra.job.override_dirname.split(",") if o]
+    readable = ",".join(overrides)
+    if len(readable) > READABLE_NAME:
+        readable = ",".join(_short_key(o) for o in overrides)
+    readable = readable[:READABLE_NAME].strip("_,")
     digest = config_hash(cfg)[:8]
     return f"{readable}__{digest}" if readable else digest
+
+
+def _short_key(override: str) -> str:
+    key, sep, value = override.partition("=")
+    return f"{key.rsplit('.', 1)[-1]}={value}" if sep else override  # no "=": the rest of a list value
 
 
 def numeric_leaves(metrics: dict, prefix: str = "") -> dict[str, float]:

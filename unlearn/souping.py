@@ -88,6 +88,9 @@ def choose_a(curve: list[dict[str, float]], rule: SoupRule, forget_target: float
     return max(below, key=lambda p: (p["retain/acc"], -p["a"]))["a"]
 
 
+SOUP_AXIS = "a  (θ = a·θ_unlearned + (1 − a)·θ_original)"
+
+
 def plot_curve(curve: list[dict[str, float]], chosen: float, forget_target: float, path: Path) -> Path:
     """Calibration forget/retain accuracy against a, with the chosen a marked, as a PNG."""
     a = [p["a"] for p in curve]
@@ -97,7 +100,7 @@ def plot_curve(curve: list[dict[str, float]], chosen: float, forget_target: floa
     ax.plot(a, [100 * p["retain/acc"] for p in curve], "s-", label="retain (calibration)")
     ax.axhline(100 * forget_target, color="grey", linestyle=":", label="forget target")
     ax.axvline(chosen, color="black", linestyle="--", label=f"chosen a = {chosen:g}")
-    ax.set_xlabel("a  (θ = a·θ_unlearned + (1 − a)·θ_original)")
+    ax.set_xlabel(SOUP_AXIS)
     ax.set_ylabel("zero-shot accuracy (%)")
     ax.legend(fontsize=8)
     return save_png(fig, path, dpi=100)

@@ -63,12 +63,12 @@ def measure(arch: str, precisions: list[str], images: int, batch_size: int, num_
         labels = np.zeros(images, dtype=np.int64)
         files = ImageSet(FileImages(paths, labels, transform), labels, num_workers=num_workers)
         for precision in precisions:
-            def model_only():
+            def model_only(precision=precision):  # bound now (ruff B023), though only called here
                 with torch.no_grad(), autocast(device, precision):
                     for _ in range(images // batch_size):
                         model.encode_image(batch, normalize=True)
 
-            def pipeline():
+            def pipeline(precision=precision):
                 with autocast(device, precision):
                     image_features(model, files, device, batch_size)
 

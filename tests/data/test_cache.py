@@ -14,7 +14,7 @@ import torch
 from torchvision import transforms
 
 from tests.conftest import fill
-from tests.data import fake_datasets as fake
+from unlearn.data import fakes as fake
 from unlearn import cost
 from unlearn.cache_entry import reset_refusals
 from unlearn.config.schema import FileCheck

@@ -9,7 +9,7 @@ import os
 import pytest
 
 import unlearn.data.file_index as file_index_module
-from tests.data import fake_datasets as fake
+from unlearn.data import fakes as fake
 from unlearn.data.file_index import file_index, listed
 
 NAMES = ["a", "b", "c"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import DEBUG, ROOT, compose_config, read_metrics
-from tests.data import fake_datasets as fake
+from unlearn.data import fakes as fake
 from unlearn.data import build_benchmark, build_suite, dataset_catalog
 from unlearn.data.tasks import build_task
 from unlearn.errors import UnlearnError

@@ -286,7 +286,7 @@ def test_another_machines_kernels_give_the_same_numbers(tmp_path):
     """In float64 the method's decisions survive another reduction order: the CPU kernels capped at
     AVX2 (`AVX2_KERNELS`, as an x86 machine without AVX-512) give the same metrics as this machine's
     own. In float32 this very run (tiny_rn, class arrow) went from forget 0 %, retain 35 % to forget
-    94 %, retain 98 % (README, "Reproducing the committed numbers")."""
+    94 %, retain 98 % (docs/experiments.md, "Reproducing the committed numbers")."""
     runs = {}
     for kernels, env in (("native", {}), ("avx2", AVX2_KERNELS)):
         proc = run_cli("logger=none", "method=lipschitz", "forget=synthetic_class_arrow",

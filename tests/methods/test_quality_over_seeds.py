@@ -3,7 +3,7 @@ independently pretrained tiny CLIP (`backbone.pretrain.seed=0,1,2`) × unlearnin
 both tiny backbones. One sweep per (backbone, method family), shared by its tests; each test names
 every job that misses its bar. Slow, on 2 CPU cores: tiny_rn, every family, 22.5 min (its
 three-stage alone 13 min); tiny_vit's three-stage 33 min beside other work, its baselines 25.3 min
-(README, "Method standing on the embedded benchmark", has every outcome).
+(docs/history.md, "Method standing on the embedded benchmark", has every outcome).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def _baseline_bars(before: dict, after: dict) -> list[str]:
 
 # Lipschitz forgets the class circle through the drift of the other classes' texts, and in one run
 # on tiny_rn (pretraining seed 2, seed 1) and two on tiny_vit (pretraining seed 0) that drift costs
-# over 40 % of retain. No setting of its knobs met both bars in every run (README, "Method standing
+# over 40 % of retain. No setting of its knobs met both bars in every run (docs/history.md, "Method standing
 # on the embedded benchmark"); strict, so the day it passes this marker has to go.
 LIPSCHITZ_MISSES_RETAIN = pytest.mark.xfail(strict=True, raises=AssertionError,
                                              reason="Lipschitz keeps < 60 % of retain in 1-2 of 6 runs")

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import pytest
 
+from experiments.memory_bounds import NOISE_BYTES_MB, ONE_CHUNK_MB
 from tests.conftest import ROOT, read_metrics, run_cli
-from tests.data import fake_datasets as fake
 from unlearn.data import catalog
+from unlearn.data import fakes as fake
 
-NOISE_BYTES_MB = 16 * 1000 * 3 * 32 * 32 * 4 / 2**20
-ONE_CHUNK_MB = 400  # 256 noise images through mini_rn with input gradients, Adam state, allocator slack
 
 
 @pytest.fixture(scope="module")

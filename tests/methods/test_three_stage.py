@@ -25,10 +25,11 @@ def test_debug_run_logs_every_stage_and_the_soup_curve(cli):
     metrics = read_metrics(run_dir)
     assert list(metrics["stages"]) == ["stage1", "stage2", "stage3"]
     assert all("forget/acc" in stage for stage in metrics["stages"].values())
-    curve = json.loads((run_dir / "soup_curve.json").read_text())
-    assert [p["a"] for p in curve["curve"]] == [0.0] + [round(0.05 * i, 2) for i in range(1, 21)]
-    assert curve["rule"] == "smallest_below" and curve["chosen_a"] in [p["a"] for p in curve["curve"]]
-    assert (run_dir / "soup_curve.png").read_bytes()[:4] == b"\x89PNG"
+    curve = json.loads((run_dir / "artifacts" / "curves" / "soup.json").read_text())
+    assert [p["a"] for p in curve["points"]] == [0.0] + [round(0.05 * i, 2) for i in range(1, 21)]
+    assert curve["rule"] == "smallest_below" and curve["chosen"] in [p["a"] for p in curve["points"]]
+    assert metrics["summary"]["three_stage/soup_a"] == curve["chosen"]
+    assert (run_dir / "artifacts" / "soup_curve.png").read_bytes()[:4] == b"\x89PNG"
     media = next((run_dir / "wandb").glob("offline-run-*")) / "files" / "media"
     assert list(media.glob("images/soup_curve_*.png")) and list(media.glob("table/soup_curve_*.table.json"))
     # LoRA merged: the result is an ordinary CLIP state dict

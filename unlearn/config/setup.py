@@ -1,7 +1,7 @@
 """The one setup every entrypoint calls before it composes or reads a config.
 
     from unlearn.config import setup
-    setup()                 # resolvers + every schema: before Hydra composes conf/*.yaml
+    setup()                 # resolvers + every schema + plugins' conf/: before Hydra composes conf/*.yaml
     register_resolvers()    # resolvers only: for tools that read saved configs (the report), torch-free
 """
 
@@ -11,9 +11,11 @@ import uuid
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
 from omegaconf import OmegaConf
 
 from unlearn.config.schema import AuditConfig, BackboneConfig, ForgetConfig, LoggerConfig, PretrainRunConfig, RunConfig
+from unlearn.plugins import PluginConfigs
 from unlearn.rundir import job_dirname
 
 
@@ -73,3 +75,4 @@ def register_schemas() -> None:
 def setup() -> None:
     register_resolvers()
     register_schemas()
+    Plugins.instance().register(PluginConfigs)

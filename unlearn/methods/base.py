@@ -13,6 +13,7 @@ import torch
 from unlearn.cost import phase
 from unlearn.data.base import Benchmark
 from unlearn.data.tasks import UnlearningTask
+from unlearn.rundir import ARTIFACTS_DIR
 
 
 @dataclass
@@ -27,9 +28,10 @@ class UnlearnContext:
     logger: Any
     # evaluate(model) -> (metrics, per-class accuracy); used for per-stage metrics
     evaluate: Callable
-    run_dir: Path | None = None  # the run folder, for a method's own files (plots); None outside a run
+    run_dir: Path | None = None  # the run folder; None outside a run
     backbone: str | None = None  # the backbone config's name (e.g. rn50), for per-backbone defaults
     stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    summaries: dict[str, Any] = field(default_factory=dict)  # what the method reported with summary()
     _step: int = 0
 
     @cached_property
@@ -55,6 +57,21 @@ class UnlearnContext:
         """Per-step training metrics; the global step counts every call."""
         self.logger.log(metrics, step=self._step)
         self._step += 1
+
+    def summary(self, values: dict[str, Any]) -> None:
+        """Facts about the run as a whole (steps taken, a chosen coefficient): into metrics.json's
+        `summary` and the logger's summary, whatever the logger."""
+        self.summaries |= values
+        self.logger.summary(values)
+
+    def artifact(self, name: str) -> Path | None:
+        """A path for one of the method's own files (a plot, a curve) in the run folder's
+        `artifacts/`, which the run-folder contract keeps with the results; None outside a run."""
+        if self.run_dir is None:
+            return None
+        path = self.run_dir / ARTIFACTS_DIR / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def log_stage(self, stage: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Evaluate an intermediate model state and keep it in metrics.json under `stages`."""

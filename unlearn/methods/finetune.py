@@ -19,7 +19,7 @@ class FinetuneConfig(LoopConfig):
     steps: int = at_least(1, 100)
 
 
-@METHODS.register("finetune", FinetuneConfig)
+@METHODS.register("finetune", FinetuneConfig, rank=10)
 def finetune(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

@@ -22,7 +22,7 @@ class GradAscentConfig(LoopConfig):
     stop_acc: Optional[float] = fraction(0.05)  # end once a forget batch's accuracy is at most this
 
 
-@METHODS.register("grad_ascent", GradAscentConfig)
+@METHODS.register("grad_ascent", GradAscentConfig, rank=20)
 def grad_ascent(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)
@@ -30,4 +30,4 @@ def grad_ascent(ctx) -> None:
     taken = Optimiser(ctx, params, cfg.lr).run(
         cfg.steps, lambda: {"train/neg_forget_ce": -forget.ce(head())},
         stop=None if cfg.stop_acc is None else lambda: forget.last <= cfg.stop_acc)
-    ctx.logger.summary({"grad_ascent/steps": taken})
+    ctx.summary({"grad_ascent/steps": taken})

@@ -55,7 +55,7 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
   back, σ advanced, a tensor ranked into the top k) amplify rounding: in float32, capping this
   machine's kernels at AVX2 instead of AVX-512 moved a tiny_rn class-arrow run from forget 0 %,
   retain 35 % to forget 94 %, retain 98 %. In float64 the rounding is ~10⁹ times smaller and the
-  same run gives the same numbers on every kernel tried (README, "Reproducing the committed
+  same run gives the same numbers on every kernel tried (docs/experiments.md, "Reproducing the committed
   numbers"). It costs ~1.5× the job's time on a CPU (that run: 11 s → 17 s). `method=lipschitz_paper`
   (the real presets) keeps float32, as the paper: at 224 px float64 doubles the memory of the
   synthetic images, their Adam moments and the model, and most consumer GPUs run it 32-64× slower.
@@ -65,7 +65,7 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
   the rollback still read the Lipschitz loss and the synthetic accuracy alone. With the text tower
   training, the loss pulls only the forget classes' texts, yet on the tiny backbones the shared text
   tensors carry every class's text along, and in the runs that lose retain its images fall to other
-  retain classes (README, "Method standing"). The term holds those texts in place, which shows how
+  retain classes (docs/history.md, "Method standing"). The term holds those texts in place, which shows how
   much of the forgetting came from that drift. When on, every class's prompts are encoded with
   gradients at each step (ImageNet: all 1000 classes), so it is meant for the embedded benchmark.
 """
@@ -142,7 +142,7 @@ class LipschitzConfig(MethodConfig):
     retain_text_weight: float = at_least(0, 0.0)
 
 
-@METHODS.register("lipschitz", LipschitzConfig)
+@METHODS.register("lipschitz", LipschitzConfig, rank=80)
 def lipschitz(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     check_config(cfg)
@@ -154,7 +154,7 @@ def lipschitz(ctx) -> None:
         with torch.no_grad():
             emb = head()
         images, labels, passed = synthesize(ctx, emb, classes, generator)
-        ctx.logger.summary({"lipschitz/synthetic_images": len(labels), "lipschitz/accepted": passed})
+        ctx.summary({"lipschitz/synthetic_images": len(labels), "lipschitz/accepted": passed})
         forget_loop(ctx, params, head, images, labels, generator)
 
 
@@ -430,7 +430,7 @@ def forget_loop(ctx, params: list[torch.nn.Parameter], head, images: torch.Tenso
         epochs += 1
         if cfg.sigma_advance == "epoch" or result.rolled_back:
             stage += 1
-    ctx.logger.summary({"lipschitz/epochs": epochs, "lipschitz/rolled_back": rolled_back,
+    ctx.summary({"lipschitz/epochs": epochs, "lipschitz/rolled_back": rolled_back,
                         "lipschitz/synthetic_acc_start": start_acc[0], "lipschitz/synthetic_acc_end": acc[0]})
     log.info("lipschitz: %d epochs (%d rolled back), synthetic accuracy %.3f -> %.3f", epochs, rolled_back,
              start_acc[0], acc[0])

@@ -24,7 +24,7 @@ def neggrad_plus_terms(model, class_emb, forget, retain, beta: float) -> Terms:
             "train/neg_forget_ce": -(1 - beta) * batch_ce(model, class_emb, forget)}
 
 
-@METHODS.register("neggrad_plus", NegGradPlusConfig)
+@METHODS.register("neggrad_plus", NegGradPlusConfig, rank=30)
 def neggrad_plus(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     if not 0 <= cfg.beta <= 1:

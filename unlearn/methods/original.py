@@ -13,6 +13,6 @@ class OriginalConfig(MethodConfig):
     pass
 
 
-@METHODS.register("original", OriginalConfig)
+@METHODS.register("original", OriginalConfig, rank=0)
 def original(ctx) -> None:
     """Leaves ctx.model exactly as it is."""

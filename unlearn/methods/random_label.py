@@ -21,7 +21,7 @@ class RandomLabelConfig(LoopConfig):
     steps: int = at_least(1, 120)
 
 
-@METHODS.register("random_label", RandomLabelConfig)
+@METHODS.register("random_label", RandomLabelConfig, rank=40)
 def random_label(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

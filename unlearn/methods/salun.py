@@ -48,14 +48,14 @@ def top_fraction_mask(scores: dict[torch.nn.Parameter, torch.Tensor], ratio: flo
     return masks
 
 
-@METHODS.register("salun", SalUnConfig)
+@METHODS.register("salun", SalUnConfig, rank=50)
 def salun(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     if not 0 < cfg.mask_ratio <= 1:
         raise UnlearnError(f"method.mask_ratio={cfg.mask_ratio} is outside (0, 1]; valid: the fraction of weights to update")
     params, head = trainable_and_head(ctx)
     masks = top_fraction_mask(saliency(ctx, params, head), cfg.mask_ratio)
-    ctx.logger.summary({"salun/masked_fraction": sum(m.sum().item() for m in masks.values())
+    ctx.summary({"salun/masked_fraction": sum(m.sum().item() for m in masks.values())
                         / sum(m.numel() for m in masks.values())})
     forget = ctx.batches(ctx.task.forget_train, cfg.batch_size)
     retain = ctx.batches(ctx.task.retain_train, cfg.batch_size, seed_offset=1)

@@ -51,7 +51,7 @@ def retain_terms(model, class_emb: torch.Tensor, teacher: Teacher, retain: Batch
             "train/retain_ce": cfg.ce_weight * F.cross_entropy(logits, labels)}
 
 
-@METHODS.register("scrub", ScrubConfig)
+@METHODS.register("scrub", ScrubConfig, rank=60)
 def scrub(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     teacher = Teacher(ctx)  # before the first edit: ctx.original snapshots the model

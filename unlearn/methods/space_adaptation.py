@@ -134,7 +134,7 @@ class Problem:
     lambda_weight: float
 
 
-@METHODS.register("space_adaptation", SpaceAdaptationConfig)
+@METHODS.register("space_adaptation", SpaceAdaptationConfig, rank=90)
 def space_adaptation(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     check_choices(cfg)
@@ -168,7 +168,7 @@ def space_adaptation(ctx) -> None:
              problem.lambda_forget, problem.lambda_preserve, problem.lambda_weight, settings["target"], draws)
     solve = solve_gradient if cfg.solver == "gradient" else solve_closed_form
     retries, drop = solve(ctx, problem)
-    ctx.logger.summary({
+    ctx.summary({
         "space_adaptation/retries": retries,
         "space_adaptation/lambda_forget": problem.lambda_forget,
         "space_adaptation/lambda_preserve": problem.lambda_preserve,

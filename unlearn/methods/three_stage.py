@@ -16,8 +16,8 @@ what the stage returns.
 
 Stage 3, restoring. The adapters are merged (an ordinary CLIP state dict again) and the model
 is souped with the original, θ = a·θ_unlearned + (1 − a)·θ_original, a chosen on the
-calibration split (unlearn/souping.py); the a-curve goes to the logger and to
-`soup_curve.png` / `soup_curve.json` in the run folder.
+calibration split (unlearn/souping.py); the a-curve goes to the logger and to the
+run folder's `artifacts/` (`curves/soup.json`, which the report plots, and `soup_curve.png`).
 
 Ablation switches (the paper's): `relative_fisher=false` ranks by plain forget-set Fisher,
 `lora=false` fine-tunes the selected blocks fully, `align=false`, `distill=false`, `soup=false`.
@@ -62,7 +62,7 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
   original names each as a random class outside the forget spec, labelled with it (remind_set).
   A retain set of siblings (other-coloured stars) shows stage 2 no other shape, and no blue image
   that is not a forget image; with skip, tiny_vit's blue-star edit left held-out suites at 80-85 %
-  of before on two of its three pretrained seeds (README, the three-stage defaults table).
+  of before on two of its three pretrained seeds (docs/methods/three_stage.md, the defaults table).
 - EMA over the trained parameters (the adapters under LoRA), decay `ema_decay`.
 - Souping: θ_unlearned is the model after stage 2; grid `soup_grid` (steps of 0.05); rule
   `soup_rule` (smallest a with calibration forget accuracy ≤ `soup_forget_target`, see
@@ -88,7 +88,7 @@ from unlearn.cost import phase
 from unlearn.data.base import ImageSet
 from unlearn.ema import WeightEMA
 from unlearn.fisher import Selection, block_fisher, model_blocks, relative_fisher, select_blocks
-from unlearn.io import write_json
+from unlearn.curves import CURVES_DIR, write_curve
 from unlearn.loops import ClassHead, Optimiser, Teacher
 from unlearn.lora import add_lora, merge_lora
 from unlearn.losses import best_rival, distillation_kl, hinge, image_text_cosines
@@ -96,7 +96,8 @@ from unlearn.methods import METHODS
 from unlearn.metrics import Objective
 from unlearn.models.anatomy import image_tower, tower_of
 from unlearn.progress import progress
-from unlearn.souping import SoupRule, calibration_accuracy, choose_a, interpolate_states, plot_curve, soup_curve
+from unlearn.souping import (SOUP_AXIS, SoupRule, calibration_accuracy, choose_a, interpolate_states, plot_curve,
+                             soup_curve)
 from unlearn.zeroshot import chunked_class_embeddings, logits_as_cosine, zeroshot_logits
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def forget_target(ctx, head: ClassHead, text_trains: bool) -> ForgetTarget:
     return ForgetTarget(coarse_head, rows.to(ctx.device), not_rivals, scale)
 
 
-@METHODS.register("three_stage", ThreeStageConfig)
+@METHODS.register("three_stage", ThreeStageConfig, rank=100)
 def three_stage(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     model.eval()  # every stage trains in eval mode: BatchNorm keeps the pretraining statistics alignment matches
@@ -229,7 +230,7 @@ def three_stage(ctx) -> None:
                      text_trains=text_trains)
     target = forget_target(ctx, head, text_trains)
     log.info("three_stage: blocks %s, %d trainable tensors", list(blocks), len(params))
-    ctx.logger.summary({"three_stage/blocks": ",".join(blocks), "three_stage/trainable_tensors": len(params)})
+    ctx.summary({"three_stage/blocks": ",".join(blocks), "three_stage/trainable_tensors": len(params)})
 
     with phase("stage1"):
         forget_stage(ctx, params, target)
@@ -322,7 +323,7 @@ def remind_stage(ctx, params: list[torch.nn.Parameter], head: ClassHead, target:
     opt = Optimiser(ctx, params, cfg.remind_lr)
     ema = WeightEMA(params, cfg.ema_decay)
     remind_images = remind_set(ctx, teacher)
-    ctx.logger.summary({"three_stage/remind_images": len(remind_images)})
+    ctx.summary({"three_stage/remind_images": len(remind_images)})
     retain = ctx.batches(remind_images, cfg.batch_size, seed_offset=1)
     forget = ctx.batches(ctx.task.forget_train, cfg.batch_size, seed_offset=2)
     for _ in progress(range(ctx.steps(cfg.remind_steps)), "stage 2 remind", unit="step"):
@@ -401,9 +402,9 @@ def restore_stage(ctx, original: torch.nn.Module) -> float:
     for point in curve:
         ctx.log({f"stage3/soup_{k.replace('/', '_')}": v for k, v in point.items()})
     ctx.logger.table("soup_curve", list(curve[0]), [list(p.values()) for p in curve])
-    ctx.logger.summary({"three_stage/soup_a": a})
-    if ctx.run_dir is not None:
-        write_json(ctx.run_dir / "soup_curve.json", {"rule": cfg.soup_rule, "forget_target": cfg.soup_forget_target,
-                                                      "forget_margin_logits": cfg.soup_margin, "chosen_a": a, "curve": curve})
-        ctx.logger.image("soup_curve", plot_curve(curve, a, cfg.soup_forget_target, ctx.run_dir / "soup_curve.png"))
+    ctx.summary({"three_stage/soup_a": a})
+    if (path := ctx.artifact(f"{CURVES_DIR}/soup.json")) is not None:
+        write_curve(path, "a", curve, chosen=a, x_label=SOUP_AXIS, rule=cfg.soup_rule,
+                    forget_target=cfg.soup_forget_target, forget_margin_logits=cfg.soup_margin)
+        ctx.logger.image("soup_curve", plot_curve(curve, a, cfg.soup_forget_target, ctx.artifact("soup_curve.png")))
     return a

@@ -7,7 +7,7 @@
 
 Which split the space-adaptation paper used is not settled: its per-class accuracies imply 61 test
 images for both Pekinese and toy poodle (43/61, 48/61; 35/61, 37/61), where the official split has
-49 and 51 (see the README). Class names and order are the same in both: the WordNet lemmas of the
+49 and 51 (see docs/methods/space_adaptation.md). Class names and order are the same in both: the WordNet lemmas of the
 120 synsets in id order, which is also the official label order (1 = n02085620, Chihuahua).
 """
 
