@@ -74,3 +74,12 @@ def test_no_import_cycles():
     graph = {name: imports_of(name, path, set(modules)) for name, path in modules.items()}
     assert graph["unlearn.run"] >= {"unlearn.rundir", "unlearn.methods", "unlearn.models.backbones"}  # the parser sees imports
     assert cycles(graph) == []
+
+
+def test_the_schemas_and_the_result_record_import_nothing_above_them():
+    """The config schemas and metrics.json's record are the bottom layer: every other module may
+    read them, they read no method, metric, model or data module."""
+    modules = module_names()
+    graph = {name: imports_of(name, path, set(modules)) for name, path in modules.items()}
+    for bottom in ("unlearn.config.schema", "unlearn.config.ranges", "unlearn.results"):
+        assert graph[bottom] <= {"unlearn.config.ranges", "unlearn.errors"}, (bottom, graph[bottom])

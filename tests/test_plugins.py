@@ -1,5 +1,5 @@
-"""Plugins from the user's own installed package (unlearn/plugins.py, examples/plugin/), and the
-console script: the way a user runs them, in subprocesses."""
+"""Plugins from the user's own installed package (unlearn/plugins.py, examples/plugin/): the way
+a user runs them, in subprocesses."""
 
 from __future__ import annotations
 
@@ -78,11 +78,3 @@ def test_a_plugin_that_cannot_be_imported_is_one_line(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "plugin 'broken'" in lines[0] and "no_such_module_here" in lines[0], proc.stderr
-
-
-def test_the_console_script_runs_like_python_m_unlearn(tmp_path):
-    script = Path(sys.executable).parent / "unlearn"
-    proc = subprocess.run([str(script), "--cfg", "job", "method=grad_ascent", "seed=3"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "name: grad_ascent" in proc.stdout and "seed: 3" in proc.stdout

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.conftest import DEBUG, ROOT, job_dir, job_dirs, read_metrics, run_cli
-from unlearn.rundir import REQUIRED_METRICS
+from unlearn.results import REQUIRED_METRICS
 
 
 def test_debug_run_writes_complete_metrics_and_wandb_offline(cli):

@@ -1,5 +1,5 @@
-"""The audit (`audit=standard`): whether forgetting is deep or shallow. The metrics of
-`audit.metrics` (relearn, probe, mia, prompts: unlearn/metrics/) measure three models:
+"""The audit (`audit=standard`): whether forgetting is deep or shallow. The metric suite of
+`audit.metrics` (relearn, probe, mia, prompts: unlearn/metrics/) measures three models:
 
 | model | measured | keys in metrics.json |
 |---|---|---|
@@ -24,36 +24,11 @@ import torch
 from omegaconf import OmegaConf
 
 from unlearn.errors import UnlearnError
-from unlearn.metrics import METRICS
 from unlearn.models.backbones import build_backbone
 
 log = logging.getLogger(__name__)
 
 TOW_PARTS = ("forget/acc", "retain/acc", "others/acc")
-
-
-def measure(mctx, model: torch.nn.Module, metrics: dict) -> dict:
-    """Every model metric of `metrics` (name -> config) on `model`: their keys, merged."""
-    out = {}
-    for cfg in metrics.values():
-        entry = METRICS.get(cfg.name)
-        if not entry.extras.get("aggregate"):
-            out.update(entry.run(mctx, model, cfg))
-    return out
-
-
-def aggregate(before: dict, after: dict, metrics: dict) -> dict:
-    """Every aggregate metric of `metrics` from the before and after measurements."""
-    out = {}
-    for cfg in metrics.values():
-        entry = METRICS.get(cfg.name)
-        if entry.extras.get("aggregate"):
-            out.update(entry.run(before, after, cfg))
-    return out
-
-
-def audit(mctx, model: torch.nn.Module, metrics: dict, label: str) -> dict:
-    return {f"audit/{label}/{key}": value for key, value in measure(mctx, model, metrics).items()}
 
 
 def reference_backbone(cfg):
@@ -82,23 +57,21 @@ def reference_model(cfg, device: torch.device) -> torch.nn.Module | None:
     return build_backbone(backbone)[0].to(device)
 
 
-def compare(after: dict, unlearned: dict, reference: dict) -> dict:
-    """Gaps to the reference and ToW (module docstring); `after` holds the unlearned model's
-    eval metrics, `unlearned` and `reference` the audit keys of each (reference: its eval metrics too)."""
-    ours = {**{f"audit/unlearned/{k}": v for k, v in after.items()}, **unlearned}
+def compare(after: dict, unlearned: dict, reference: dict) -> tuple[dict, float | None]:
+    """The gaps to the reference (key -> gap, and `mean`) and ToW (module docstring); `after` holds
+    the unlearned model's eval metrics, `unlearned` its audit, `reference` the reference's eval
+    metrics and audit."""
     gaps = {}
-    for key, value in ours.items():
-        theirs = reference.get(key.replace("audit/unlearned/", "audit/reference/", 1))
-        if _is_share(value) and _is_share(theirs):
-            gaps[key.replace("audit/unlearned/", "audit/gap/", 1)] = abs(value - theirs)
-    gaps["audit/gap/mean"] = sum(gaps.values()) / len(gaps) if gaps else None
+    for key, value in {**after, **unlearned}.items():
+        if _is_share(value) and _is_share(reference.get(key)):
+            gaps[key] = abs(value - reference[key])
+    gaps["mean"] = sum(gaps.values()) / len(gaps) if gaps else None
     tow = 1.0
     for part in TOW_PARTS:
-        theirs = reference.get(f"audit/reference/{part}")
-        if not (_is_share(after.get(part)) and _is_share(theirs)):
-            return gaps | {"audit/tow": None}
-        tow *= 1.0 - abs(after[part] - theirs)
-    return gaps | {"audit/tow": tow}
+        if not (_is_share(after.get(part)) and _is_share(reference.get(part))):
+            return gaps, None
+        tow *= 1.0 - abs(after[part] - reference[part])
+    return gaps, tow
 
 
 def _is_share(value) -> bool:
@@ -106,12 +79,13 @@ def _is_share(value) -> bool:
     return isinstance(value, float) and not math.isnan(value) and 0.0 <= value <= 1.0
 
 
-def relearn_curve(metrics: dict) -> list[list]:
-    """Rows (model, k, forget acc, others acc) of every audited model's relearning curve."""
+def relearn_curve(audits: dict[str, dict]) -> list[list]:
+    """Rows (model, k, forget acc, others acc) of every audited model's relearning curve (the
+    relearn metric's `relearn/<k>/{forget,others}/acc`)."""
     rows = []
-    for key, value in metrics.items():
-        parts = key.split("/")
-        if len(parts) == 6 and parts[0] == "audit" and parts[2] == "relearn" and parts[4] == "forget":
-            others = metrics.get(key.replace("/forget/", "/others/"))
-            rows.append([parts[1], int(parts[3]), value, others])
+    for model, values in audits.items():
+        for key, value in values.items():
+            parts = key.split("/")
+            if len(parts) == 4 and parts[0] == "relearn" and parts[2:] == ["forget", "acc"]:
+                rows.append([model, int(parts[1]), value, values.get(f"relearn/{parts[1]}/others/acc")])
     return sorted(rows)

@@ -44,8 +44,8 @@ from unlearn.io import atomic_write
 from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
 from unlearn.curves import Curve, read_curves
-from unlearn.rundir import (DEFAULT_METHOD_RANK, JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs,
-                            load_run)
+from unlearn.results import RunResult
+from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
@@ -65,7 +65,7 @@ EXTRA_COLUMNS = {"score": "Score ↑", "paper_score": "Paper Score ↑", "averag
 @dataclass
 class Run:
     path: Path
-    metrics: dict
+    result: RunResult
     variant: str  # the run's result-changing overrides beyond the row keys, e.g. "method.lr=0.001"
     setting: str  # hash of the result config without the seed: runs that differ only by seed share it
     base: str  # the same without the method: runs that share it measured the same original model
@@ -75,7 +75,7 @@ class Run:
 
     @property
     def block(self) -> tuple[str, str]:
-        return self.metrics["dataset"], self.metrics["forget"]
+        return self.result.dataset, self.result.forget
 
 
 @dataclass
@@ -95,13 +95,13 @@ class Row:
 
     @property
     def rank(self) -> float:
-        """Where the row's method goes (metrics.json's `method_rank`, from the method registry)."""
-        return self.runs[0].metrics.get("method_rank", DEFAULT_METHOD_RANK) if self.runs else DEFAULT_METHOD_RANK
+        """Where the row's method goes (RunResult.method_rank, from the method registry)."""
+        return self.runs[0].result.method_rank
 
     @property
     def label(self) -> str:
-        """The method's name in tables and legends (metrics.json's `method_label`)."""
-        return self.runs[0].metrics.get("method_label", self.method) if self.runs else self.method
+        """The method's name in tables and legends (RunResult.label)."""
+        return self.runs[0].result.label if self.runs else self.method
 
 
 @dataclass
@@ -132,7 +132,7 @@ class Table:
 # ---------------------------------------------------------------- collecting runs
 
 def to_run(folder: RunFolder) -> Run:
-    return Run(path=folder.path, metrics=folder.metrics, variant=variant_label(folder.overrides),
+    return Run(path=folder.path, result=folder.result, variant=variant_label(folder.overrides),
                setting=_digest(folder.config, exclude=("seed", *MEASUREMENT_ONLY)),
                base=_digest(folder.config, exclude=("seed", "method", *MEASUREMENT_ONLY)),
                config=folder.config, curves=read_curves(folder.path),
@@ -190,11 +190,13 @@ def display_value(key: str, value: float) -> float:
     return 100.0 * value if key.endswith("/acc") else value
 
 
-def aggregate(phase_dicts: list[dict[str, float]], extras: list[dict[str, float]] = ()) -> dict:
+def aggregate(phase_dicts: list[dict[str, float]], results: list[RunResult] = ()) -> dict:
+    """Mean ± std of every key of the phase dicts (`before` or `after`), and of EXTRA_COLUMNS
+    from the runs' results."""
     keys = {k for d in phase_dicts for k in d}
     values = {k: mean_std([display_value(k, d[k]) for d in phase_dicts if k in d]) for k in sorted(keys)}
     for key in EXTRA_COLUMNS:
-        present = [e[key] for e in extras if key in e]
+        present = [v for r in results if (v := r.value(key)) is not None]
         if present:
             values[key] = mean_std(present)
     return values
@@ -205,7 +207,7 @@ def one_run_per_seed(runs: list[Run], skipped: list[tuple[Path, str]]) -> list[R
     in the order the folders were given)."""
     kept: dict[int, Run] = {}
     for run in runs:
-        seed = run.metrics["seed"]
+        seed = run.result.seed
         if seed in kept:
             skipped.append((run.path, f"duplicate of {kept[seed].path} (same setting and seed)"))
         else:
@@ -229,25 +231,25 @@ def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dic
                             reference=f"{ref['paper']}, table {ref['table']}", caveat=ref["caveat"])
                         for ref in references if reference_matches(ref, row, dataset, forget)]
 
-    for backbone in sorted({r.metrics["backbone"] for r in runs}):
-        mine = [r for r in runs if r.metrics["backbone"] == backbone]
+    for backbone in sorted({r.result.backbone for r in runs}):
+        mine = [r for r in runs if r.result.backbone == backbone]
         bases = sorted({r.base for r in mine})
         for base in bases:
             tag = f" [cfg {base}]" if len(bases) > 1 else ""
             rows += with_published(_original_row(backbone, [r for r in mine if r.base == base], tag))
         groups: dict[tuple, list[Run]] = defaultdict(list)
         for run in mine:
-            groups[(run.metrics["method"], run.variant, run.setting)].append(run)
+            groups[(run.result.method, run.variant, run.setting)].append(run)
         labels = defaultdict(set)
         for method, variant, setting in groups:
             labels[(method, variant)].add(setting)
-        ranks = {r.metrics["method"]: r.metrics.get("method_rank", DEFAULT_METHOD_RANK) for r in mine}
+        ranks = {r.result.method: r.result.method_rank for r in mine}
         for method, variant, setting in sorted(groups, key=lambda k: (ranks[k[0]], k[0], k[1], k[2])):
             group = one_run_per_seed(groups[(method, variant, setting)], skipped)
             tag = f" [cfg {setting}]" if len(labels[(method, variant)]) > 1 else ""
-            row = Row("ours", backbone, method, variant + tag, seeds=[r.metrics["seed"] for r in group], runs=group,
+            row = Row("ours", backbone, method, variant + tag, seeds=[r.result.seed for r in group], runs=group,
                       pretrain_seeds=_pretrain_seeds(group),
-                      values=aggregate([r.metrics["after"] for r in group], [r.metrics for r in group]))
+                      values=aggregate([r.result.after for r in group], [r.result for r in group]))
             rows += with_published(row)
     return rows
 
@@ -262,10 +264,10 @@ def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
     """The original model, from the runs' `before` metrics (one measurement per seed)."""
     per_seed: dict[int, Run] = {}
     for run in runs:
-        per_seed.setdefault(run.metrics["seed"], run)
+        per_seed.setdefault(run.result.seed, run)
     firsts = [per_seed[s] for s in sorted(per_seed)]
     return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
-               pretrain_seeds=_pretrain_seeds(firsts), values=aggregate([run.metrics["before"] for run in firsts]))
+               pretrain_seeds=_pretrain_seeds(firsts), values=aggregate([run.result.before for run in firsts]))
 
 
 # ---------------------------------------------------------------- published numbers
@@ -389,12 +391,18 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 def audited(run: Run, model: str) -> dict[str, float]:
     """One run's audit of `model` (unlearn/audit.py) by AUDIT_COLUMNS key; `prompts/worst` is the
     highest forget accuracy over its prompt sets (the prompts that recover the most)."""
-    prefix = f"audit/{model}/"
-    values = {k.removeprefix(prefix): v for k, v in run.metrics.items() if k.startswith(prefix)}
+    values = dict(run.result.audit.get(model, {}))
     prompts = [v for k, v in values.items() if k.startswith("prompts/") and k.endswith("/forget/acc") and v is not None]
     if prompts:
         values["prompts/worst"] = max(prompts)
     return values
+
+
+def _against_reference(result: RunResult) -> dict:
+    """ToW and the mean gap to the reference, when the run had one (AUDIT_COLUMNS' extra keys)."""
+    if "gap" not in result.audit:
+        return {}
+    return {"tow": result.tow, "gap/mean": result.audit["gap"].get("mean")}
 
 
 def audit_lines(table: Table) -> list[str]:
@@ -407,12 +415,11 @@ def audit_lines(table: Table) -> list[str]:
             first = {}
             for run in runs:
                 if values := audited(run, model):
-                    first.setdefault(run.metrics["seed"], values)
+                    first.setdefault(run.result.seed, values)
             if first:
                 rows.append([backbone, f"{model} model", "", _audit_values(list(first.values()))])
         for row in (r for r in table.rows if r.kind == "ours" and r.backbone == backbone):
-            per_run = [audited(run, "unlearned") | {k.removeprefix("audit/"): v for k, v in run.metrics.items()
-                                                   if k in ("audit/tow", "audit/gap/mean")} for run in row.runs]
+            per_run = [audited(run, "unlearned") | _against_reference(run.result) for run in row.runs]
             if any(per_run):
                 rows.append([backbone, row.label, row.variant, _audit_values(per_run)])
     if not rows:
@@ -454,10 +461,10 @@ def _audit_cell(key: str, value: tuple[float, float | None] | None) -> str:
 def cost_lines(table: Table) -> list[str]:
     """Per row, what its runs spent per phase (unlearn/cost.py): mean seconds / images decoded /
     images encoded over its seeds; nothing when no run recorded a cost."""
-    rows = [row for row in table.rows if row.kind == "ours" and any("cost" in run.metrics for run in row.runs)]
+    rows = [row for row in table.rows if row.kind == "ours" and any(run.result.cost for run in row.runs)]
     if not rows:
         return []
-    recorded = {p for row in rows for run in row.runs for p in run.metrics.get("cost", {})}
+    recorded = {p for row in rows for run in row.runs for p in run.result.cost}
     # in the order a job runs them: data preparation, the original's evaluation, the method (its phases),
     # the last evaluation
     first = JOB_PHASES[:JOB_PHASES.index("before_eval") + 1]
@@ -465,7 +472,7 @@ def cost_lines(table: Table) -> list[str]:
                                              p != "unlearn", p))
 
     def cell(row: Row, name: str) -> str:
-        spent = [run.metrics["cost"][name] for run in row.runs if name in run.metrics.get("cost", {})]
+        spent = [run.result.cost[name] for run in row.runs if name in run.result.cost]
         if not spent:
             return "–"
         mean = {k: float(np.mean([s[k] for s in spent])) for k in ("seconds", "images_decoded", "images_encoded")}

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,14 +39,15 @@ from unlearn.job_slots import job_slot
 from unlearn.loggers import build_logger
 from unlearn.methods import METHODS
 from unlearn.methods.base import UnlearnContext
-from unlearn.metrics import METRICS
 from unlearn.metrics.base import MetricContext
+from unlearn.metrics.suite import MetricSuite
 from unlearn.models.anatomy import image_tower
 from unlearn.models.backbones import build_backbone
 from unlearn.models.checkpoint import save_checkpoint
 from unlearn.models.factory import eval_transform, model_flags
-from unlearn.rundir import (DEFAULT_METHOD_RANK, claim, completed_metrics, config_hash, describe_owner, lock_owner,
-                            numeric_leaves, read_json, record_launch, set_aside, write_metrics, write_status)
+from unlearn.results import DEFAULT_METHOD_RANK, RunResult
+from unlearn.rundir import (claim, completed_metrics, config_hash, describe_owner, lock_owner, numeric_leaves, read_json,
+                            record_launch, set_aside, write_metrics, write_status)
 from unlearn.runtime import autocast_dtype, configure_threads, seed_everything, select_device
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,21 @@ def check_config(cfg: DictConfig) -> None:
     errors = config_errors(cfg)
     if errors:
         raise UnlearnError("; ".join(errors))
-    for metric in (*cfg.eval.metrics.values(), *cfg.audit.metrics.values()):
-        METRICS.get(metric.name)
-    if not any(metric.name == "scores" for metric in cfg.eval.metrics.values()):
-        raise UnlearnError(f"objective={cfg.objective} is a key of the scores metric; keep eval.metrics.scores")
+    measured(cfg).check(objective=cfg.objective)
+    audited(cfg).check()
     reference = audit.reference_backbone(cfg)
     if reference is not None and cfg.audit.reference != "retrain" and not Path(cfg.audit.reference).is_file():
         raise UnlearnError(f"audit.reference={cfg.audit.reference}: no such checkpoint (valid: retrain, or a checkpoint path)")
+
+
+def measured(cfg: DictConfig) -> MetricSuite:
+    """What before and after measure, and the aggregates of the two."""
+    return MetricSuite(cfg.eval.metrics, "eval.metrics")
+
+
+def audited(cfg: DictConfig) -> MetricSuite:
+    """What the audit measures on the original, unlearned and reference models."""
+    return MetricSuite(cfg.audit.metrics, "audit.metrics")
 
 
 def wandb_group(cfg: DictConfig) -> str | None:
@@ -196,11 +205,10 @@ def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
             check_config(cfg)
             method = METHODS.get(cfg.method.name)
             job = build_job(cfg, run_dir)
-            metrics = unlearn_and_measure(job, method.run)
-            metrics["config_hash"] = digest
-            write_results(cfg, job, metrics)
+            result = replace(unlearn_and_measure(job, method.run), config_hash=digest)
+            write_results(cfg, job, result)
         job.logger.finish()
-        return metrics[cfg.objective]
+        return result.aggregates[cfg.objective]
     except (Interrupted, KeyboardInterrupt, SystemExit) as err:
         # preemption, a time limit, Ctrl-C, or a launcher's requeue: the next sweep runs this job again
         cause = err.signal if isinstance(err, Interrupted) else type(err).__name__
@@ -221,15 +229,15 @@ def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
         raise
 
 
-def write_results(cfg: DictConfig, job: Job, metrics: dict) -> None:
+def write_results(cfg: DictConfig, job: Job, result: RunResult) -> None:
     """The checkpoint (when asked for), metrics.json, then status `complete`; one line when the
     run folder refuses them (a full disk), and nothing there says complete."""
     try:
         if cfg.save_checkpoint:
             save_checkpoint(job.run_dir / "model.pt", job.model.state_dict(), cfg.backbone.arch,
                             model_flags(cfg.backbone))
-        write_metrics(job.run_dir, metrics)
-        write_status(job.run_dir, "complete", metrics["config_hash"])
+        write_metrics(job.run_dir, result.to_json())
+        write_status(job.run_dir, "complete", result.config_hash)
     except OSError as err:
         (job.run_dir / "metrics.json").unlink(missing_ok=True)  # not without its complete status
         raise UnlearnError(f"cannot write the results in {job.run_dir} ({err.strerror or err}); "
@@ -276,21 +284,22 @@ def interruptible():
             signal.signal(s, handler)
 
 
-def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) -> dict:
+def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) -> RunResult:
     cfg, evaluator, logger = job.cfg, job.evaluator, job.logger
-    measured, audited = cfg.eval.metrics, cfg.audit.metrics
+    suite, audit_suite = measured(cfg), audited(cfg)
     start = time.perf_counter()
     with cost.phase("before_eval"):
-        before = audit.measure(job.metric_context({}), job.model, measured)
+        before = suite.measure(job.metric_context({}), job.model)
         per_class_before = evaluator(job.model)[1]  # features and heads cached: no second pass
     eval_s = time.perf_counter() - start
     logger.log({f"before/{k}": v for k, v in before.items()}, step=0)
     log.info("before: %s", _fmt(before))
     mctx = job.metric_context(before)
-    audits = {}
-    if audited:
+    audits: dict[str, dict] = {}  # model -> its audit measurements (RunResult.audit)
+    tow = None
+    if audit_suite:
         with cost.phase("audit_original"):
-            audits |= audit.audit(mctx, job.model, audited, "original")
+            audits["original"] = audit_suite.measure(mctx, job.model)
 
     ctx = job.method_context()
     seed_everything(cfg.seed)
@@ -303,64 +312,48 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
 
     start = time.perf_counter()
     with cost.phase("after_eval"):
-        after = audit.measure(mctx, job.model, measured)
+        after = suite.measure(mctx, job.model)
         per_class_after = evaluator(job.model)[1]
     eval_s += time.perf_counter() - start
     log.info("after:  %s", _fmt(after))
-    if audited:
-        audits |= audit_unlearned(job, mctx, after)
+    if audit_suite:
+        audits, tow = audit_unlearned(job, mctx, audit_suite, after, audits)
 
-    aggregates = audit.aggregate(before, after, measured)
-    metrics = {
-        "before": before,
-        "after": after,
-        **aggregates,
-        "stages": ctx.stage_metrics,
-        "summary": ctx.summaries,
-        "time/unlearn_s": unlearn_s,
-        "time/eval_s": eval_s,
-        "cost": cost.METER.as_metrics(),
-        "method": cfg.method.name,
-        **method_display(cfg.method.name),
-        "forget": cfg.forget.name,
-        "backbone": cfg.backbone.name,
-        "dataset": cfg.dataset.name,
-        "seed": cfg.seed,
-        **({"data/undecodable": job.undecodable} if cfg.dataset.skip_bad_images else {}),
-        **audits,
-    }
+    aggregates = suite.aggregate(before, after)
+    display = METHODS.get(cfg.method.name).extras
+    result = RunResult(
+        method=cfg.method.name, forget=cfg.forget.name, backbone=cfg.backbone.name, dataset=cfg.dataset.name,
+        seed=cfg.seed, before=before, after=after, aggregates=aggregates,
+        method_rank=display.get("rank", DEFAULT_METHOD_RANK), method_label=display.get("label"), audit=audits, tow=tow,
+        stages=ctx.stage_metrics, summary=ctx.summaries, unlearn_s=unlearn_s, eval_s=eval_s,
+        cost=cost.METER.as_metrics(), undecodable=job.undecodable if cfg.dataset.skip_bad_images else None)
     logger.log({f"after/{k}": v for k, v in after.items()} | numeric_leaves(aggregates), step=ctx._step)
     logger.table("per_class_accuracy", ["class", "before", "after"],
                  [[c, per_class_before[c], per_class_after[c]] for c in per_class_before])
-    if audited:
+    if audit_suite:
         logger.table("relearn_curve", ["model", "steps", "forget_acc", "others_acc"], audit.relearn_curve(audits))
-    logger.summary(numeric_leaves(metrics))  # W&B carries every number metrics.json carries
+    logger.summary(numeric_leaves(result.to_json()))  # W&B carries every number metrics.json carries
     log.info("%s  unlearn %.1fs  eval %.1fs", "  ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in aggregates.items()
                                                        if isinstance(v, float)), unlearn_s, eval_s)
-    return metrics
+    return result
 
 
-def audit_unlearned(job: Job, mctx: MetricContext, after: dict) -> dict:
-    """The audit of the unlearned model, and of the reference with the gaps to it when one is set."""
-    audited = job.cfg.audit.metrics
+def audit_unlearned(job: Job, mctx: MetricContext, audit_suite: MetricSuite, after: dict,
+                    audits: dict[str, dict]) -> tuple[dict[str, dict], float | None]:
+    """`audits` with the unlearned model's audit, and the reference's with the gaps to it when one
+    is set; and ToW (None without a reference)."""
     with cost.phase("audit_unlearned"):
-        audits = audit.audit(mctx, job.model, audited, "unlearned")
+        audits = audits | {"unlearned": audit_suite.measure(mctx, job.model)}
     reference = audit.reference_model(job.cfg, job.device)
     if reference is None:
-        return audits
+        return audits, None
     cost.count_encodes(image_tower(reference))
     with cost.phase("audit_reference"):
-        measured = audit.measure(mctx, reference, job.cfg.eval.metrics)
-        theirs = {f"audit/reference/{k}": v for k, v in measured.items()} | audit.audit(mctx, reference, audited,
-                                                                                       "reference")
-    log.info("reference: %s", _fmt(measured))
-    return audits | theirs | audit.compare(after, audits, theirs)
-
-
-def method_display(name: str) -> dict:
-    """Where the method's rows go in report tables, and their label (the registry's `rank`, `label`)."""
-    extras = METHODS.get(name).extras
-    return {"method_rank": extras.get("rank", DEFAULT_METHOD_RANK), "method_label": extras.get("label", name)}
+        own = measured(job.cfg).measure(mctx, reference)
+        theirs = own | audit_suite.measure(mctx, reference)  # its eval metrics too: the gaps cover them
+    log.info("reference: %s", _fmt(own))
+    gaps, tow = audit.compare(after, audits["unlearned"], theirs)
+    return audits | {"reference": theirs, "gap": gaps}, tow
 
 
 def _fmt(metrics: dict[str, float]) -> str:

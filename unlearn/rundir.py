@@ -7,7 +7,7 @@
 | `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `owner` (host, pid and start time of the process that wrote it), `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal` |
 | `.launches/<id>.json`   | with status.json, by a job of sweep launch `<id>` | what that launch did with the job: status.json's fields, or `elsewhere` (another process held the job) with that process as `owner` |
 | `.lock`                 | held (flock) while a process works in the folder | that process (host, pid, start time): a second process finds it held and leaves the job to the first |
-| `metrics.json`          | atomically, only once the job succeeded | `before`/`after` metric dicts (at least `REQUIRED_METRICS`), `score`, the row keys `ROW_FIELDS`, `config_hash`, `cost` per phase (`JOB_PHASES` at the top), ... (strict JSON: an undefined value is null) |
+| `metrics.json`          | atomically, only once the job succeeded | the job's `RunResult` (unlearn/results.py: every field and key), `cost` per phase with `JOB_PHASES` at the top (strict JSON: an undefined value is null) |
 | `artifacts/`            | by the method, while it runs (`UnlearnContext.artifact`) | the method's own files (plots, curves: `curves/<name>.json`, unlearn/curves.py) |
 | `superseded/<time>_<hash>/` | when a job starts where results of an earlier attempt lie | those results (`RESULT_FILES` and the old status.json), moved aside, never overwritten |
 
@@ -41,15 +41,12 @@ from typing import IO, Any
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn.io import write_json
+from unlearn.results import NotAResult, RunResult
 
 # the parts of the config that determine the result (not logging or bookkeeping)
 RESULT_KEYS = ("dataset", "backbone", "method", "forget", "task", "eval", "audit", "seed")
 # fields (at any depth) that say how data is read, not which data: runs that differ only there are one config
 LOADING_FIELDS = frozenset({"num_workers", "cache_dir", "download"})
-REQUIRED_METRICS = ("forget/acc", "retain/acc", "others/acc")  # in both `before` and `after`
-ROW_FIELDS = ("method", "forget", "backbone", "dataset", "seed")  # what a report row is keyed by
-# metrics.json's `method_rank` (the method registry's `rank`): where the method's rows go in a table
-DEFAULT_METHOD_RANK = 85  # a method that states none, and runs written before ranks were recorded
 # folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own, set-aside results)
 PRUNED_DIRS = frozenset({"wandb", ".submitit", ".hydra", "superseded", ".launches"})
 STATUSES = ("running", "complete", "failed", "interrupted")
@@ -93,13 +90,21 @@ def job_dirname(cfg: DictConfig) -> str:
     """A sweep job's folder name: its overrides made file-name safe (to read), then its config hash
     (to be unique): `debug=default,method.lr=0.001,seed=1__3fa9c2e1`. Past READABLE_NAME
     characters the keys lose their dotted prefixes (`lr=0.001`) and only then is the end cut:
-    values stay readable as long as they can."""
+    values stay readable as long as they can. A folder an earlier version named (its readable part
+    cut at 80 characters) is found again, so resume still skips that job."""
     overrides = [re.sub(r"[^A-Za-z0-9=,._+-]+", "_", o) for o in cfg.hydra.job.override_dirname.split(",") if o]
     readable = ",".join(overrides)
+    digest = config_hash(cfg)[:8]
+    legacy = _named(readable[:80].strip("_,"), digest)
     if len(readable) > READABLE_NAME:
         readable = ",".join(_short_key(o) for o in overrides)
-    readable = readable[:READABLE_NAME].strip("_,")
-    digest = config_hash(cfg)[:8]
+    name = _named(readable[:READABLE_NAME].strip("_,"), digest)
+    if name != legacy and (Path(cfg.hydra.sweep.dir) / legacy).is_dir():
+        return legacy
+    return name
+
+
+def _named(readable: str, digest: str) -> str:
     return f"{readable}__{digest}" if readable else digest
 
 
@@ -265,7 +270,7 @@ class RunFolder:
     """A finished run as the files hold it."""
 
     path: Path
-    metrics: dict
+    result: RunResult
     config: DictConfig | None  # .hydra/config.yaml, None when absent
     overrides: list[str]  # .hydra/overrides.yaml
 
@@ -285,15 +290,14 @@ def load_run(path: Path) -> RunFolder | str:
     metrics = read_json(path / "metrics.json")
     if not isinstance(metrics, dict):
         return "unreadable metrics.json"
-    missing = [k for k in ("before", "after", "score", *ROW_FIELDS) if k not in metrics]
-    missing += [f"{phase}/{k}" for phase in ("before", "after") for k in REQUIRED_METRICS
-                if k not in metrics.get(phase, {})]
-    if missing:
-        return f"incomplete metrics.json (missing {', '.join(missing)})"
+    try:
+        result = RunResult.from_json(metrics)
+    except NotAResult as err:
+        return f"incomplete metrics.json ({err})"
     hydra_dir = path / ".hydra"
     config = OmegaConf.load(hydra_dir / "config.yaml") if (hydra_dir / "config.yaml").is_file() else None
     overrides = list(OmegaConf.load(hydra_dir / "overrides.yaml")) if (hydra_dir / "overrides.yaml").is_file() else []
-    return RunFolder(path, metrics, config, overrides)
+    return RunFolder(path, result, config, overrides)
 
 
 def find_run_dirs(roots: list[Path]) -> list[Path]:

@@ -17,7 +17,7 @@ from unlearn.metrics.mia import confidence_features, membership_efficacy
 from unlearn.metrics.relearn import steps_to_half
 from unlearn.models.anatomy import tower_of
 from unlearn.models.tiny import find_cached
-from unlearn.run import build_job, check_config
+from unlearn.run import build_job, check_config, measured
 
 STANDARD = ("relearn", "probe", "mia", "prompts")
 
@@ -27,7 +27,7 @@ def job(tmp_path_factory):
     """The default preset's job (tiny_rn, red circles) and its original model's measurements."""
     cfg = compose_config("logger=none", "audit=standard")
     built = build_job(cfg, tmp_path_factory.mktemp("job"))
-    before = audit.measure(built.metric_context({}), built.model, cfg.eval.metrics)
+    before = measured(cfg).measure(built.metric_context({}), built.model)
     return built, built.metric_context(before)
 
 
@@ -37,7 +37,7 @@ def run_metric(mctx, model, name: str, *overrides: str) -> dict:
 
 
 def test_every_metric_module_is_registered_with_a_config_file():
-    modules = {p.stem for p in (ROOT / "unlearn" / "metrics").glob("*.py")} - {"__init__", "base", "formulas"}
+    modules = {p.stem for p in (ROOT / "unlearn" / "metrics").glob("*.py")} - {"__init__", "base", "formulas", "suite"}
     assert set(METRICS.load()) == modules
     assert {p.stem for p in (ROOT / "conf" / "metric").glob("*.yaml")} == modules
     assert set(compose_config("audit=standard").audit.metrics) == set(STANDARD)
@@ -123,15 +123,14 @@ def test_retrained_reference_leaves_out_exactly_the_forget_spec():
 
 def test_gaps_and_tow_against_a_reference():
     after = {"forget/acc": 0.0, "retain/acc": 0.9, "others/acc": 1.0}
-    unlearned = {"audit/unlearned/probe/forget/acc": 0.8, "audit/unlearned/relearn/steps_to_half": 3}
-    reference = {"audit/reference/forget/acc": 0.5, "audit/reference/retain/acc": 0.9,
-                 "audit/reference/others/acc": 0.8, "audit/reference/probe/forget/acc": 0.6,
-                 "audit/reference/relearn/steps_to_half": 1}
-    out = audit.compare(after, unlearned, reference)
-    assert out["audit/gap/forget/acc"] == 0.5 and out["audit/gap/probe/forget/acc"] == pytest.approx(0.2)
-    assert "audit/gap/relearn/steps_to_half" not in out  # a step count is no accuracy
-    assert out["audit/gap/mean"] == pytest.approx((0.5 + 0.0 + 0.2 + 0.2) / 4)
-    assert out["audit/tow"] == pytest.approx(0.5 * 1.0 * 0.8)
+    unlearned = {"probe/forget/acc": 0.8, "relearn/steps_to_half": 3}
+    reference = {"forget/acc": 0.5, "retain/acc": 0.9, "others/acc": 0.8, "probe/forget/acc": 0.6,
+                 "relearn/steps_to_half": 1}
+    gaps, tow = audit.compare(after, unlearned, reference)
+    assert gaps["forget/acc"] == 0.5 and gaps["probe/forget/acc"] == pytest.approx(0.2)
+    assert "relearn/steps_to_half" not in gaps  # a step count is no accuracy
+    assert gaps["mean"] == pytest.approx((0.5 + 0.0 + 0.2 + 0.2) / 4)
+    assert tow == pytest.approx(0.5 * 1.0 * 0.8)
 
 
 def test_cli_audit_writes_every_key_for_each_model(cli):
@@ -173,6 +172,8 @@ def test_bad_audit_or_metric_config_fails_before_any_work(cli):
 
 @pytest.mark.parametrize("overrides, message", [
     (("~eval.metrics.scores",), "objective=score is a key of the scores metric; keep eval.metrics.scores"),
+    (("~eval.metrics.zeroshot",), "eval.metrics metric scores needs the zeroshot metric; add "
+                                  "+metric@eval.metrics.zeroshot=zeroshot"),
     (("audit.reference=retrain", "backbone=mini_rn"), "audit.reference=retrain pretrains a tiny CLIP on the embedded world"),
     (("+metric@eval.metrics.nope=mia", "eval.metrics.nope.name=nope"), f"unknown metric 'nope'; valid: {', '.join(sorted(METRICS.load()))}"),
 ])

@@ -17,9 +17,15 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from unlearn.config.ranges import at_least, fraction, positive, ranged
-from unlearn.metrics.formulas import Objective
 
 SEED_MAX = 2**32 - 1  # the largest seed every library here takes (numpy's global seeding, np.random.seed)
+
+
+class Objective(StrEnum):
+    """The score a sweep or a rule maximises (both higher-is-better scores, unlearn/metrics/formulas.py)."""
+
+    score = "score"
+    paper_score = "paper_score"
 
 
 class Towers(StrEnum):

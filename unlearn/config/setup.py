@@ -25,7 +25,8 @@ def _clip_templates(dataset: str) -> list[str]:
     return clip_templates(dataset)
 
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# the repository's conf/, through the package's link to it: an installed wheel holds the files there
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def config_groups() -> str:

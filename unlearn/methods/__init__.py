@@ -3,7 +3,7 @@ dataclass, plus conf/method/<name>.yaml; `METHODS.get(name).run(ctx)` runs it.
 
 `@METHODS.register(name, Config, rank=..., label=...)`: `rank` places the method's rows in report
 tables (the original model 0, the baselines 10-80, the papers' two methods 90 and 100; none stated:
-unlearn.rundir.DEFAULT_METHOD_RANK, after the baselines), `label` names them there (default: the
+unlearn.results.DEFAULT_METHOD_RANK, after the baselines), `label` names them there (default: the
 name). Both reach the report through metrics.json, so a plugin's method is placed like ours.
 """
 

@@ -18,21 +18,20 @@ updates only the top k (Adam, fresh each epoch); an epoch that does not lower th
 synthetic set is rolled back (those tensors restored exactly). σ and k follow the schedules
 `sigmas` / `top_k`; stop once the synthetic accuracy is <= `target_acc` or after `max_epochs`.
 
-Our choices (the paper leaves them open or sizes them for full CLIP; each a config value):
+Our choices (the paper leaves them open or sizes them for full CLIP; each a config value; the
+measurements behind them: docs/methods/lipschitz.md, "Why these choices"):
 - `towers=text` by default (the paper updates both towers; `towers=both` does that here). On the
   tiny backbones the image-side update forgets the synthetic images, which are fragile noise
-  patterns, long before the real class (tiny_rn, class circle: forget 100 → 30 % at retain 87 %
-  with towers=image or both, lr 1e-3), while moving T toward the noisy-image embeddings forgets the
-  class itself (forget → 12 % at retain 98 %; over seeds 0–9 forget <= 17 %, retain >= 93 %).
-  The top-k ranking spans whichever towers train; with `both` the image tensors' larger gradients win.
+  patterns, long before the real class, while moving T toward the noisy-image embeddings forgets
+  the class itself. The top-k ranking spans whichever towers train; with `both` the image
+  tensors' larger gradients win.
 - `anchor=noisy`: I(x') is a fixed target (no gradient): T and I(x) are pulled toward the
   perturbed image's embedding. `anchor=none` lets gradients through I(x') as well; with the image
   tower training, the cheapest way to shrink both terms is then to map noise onto the forget class,
-  which raises its accuracy, so almost every epoch is rolled back (tiny_rn, towers=image: forget
-  still 99.6 % after 30 epochs, retain down to 56 %).
-  With `towers=text` I(x') carries no gradient either way, so the two agree.
+  which raises its accuracy, so almost every epoch is rolled back. With `towers=text` I(x')
+  carries no gradient either way, so the two agree.
 - `lr` 1e-2 and `top_k` 8 → 24 of the text tower's 30 tensors for the tiny backbones (the paper's
-  5e-5 barely moves tiny_rn in 30 epochs: forget 92 %).
+  5e-5 barely moves them).
 - `rollback_tiebreak`: an epoch that leaves the synthetic accuracy equal is kept if it lowered the
   mean target probability (false: the paper's rule). It matters on small synthetic sets, where one
   epoch may not flip an image yet.
@@ -52,11 +51,10 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
   subgroup forget spec it forgets the whole class.
 - `float64` (default true): synthesis and forgetting run in float64, and the weights return to
   float32 at the end. The method's discrete decisions (an image accepted or flipped, an epoch rolled
-  back, σ advanced, a tensor ranked into the top k) amplify rounding: in float32, capping this
-  machine's kernels at AVX2 instead of AVX-512 moved a tiny_rn class-arrow run from forget 0 %,
-  retain 35 % to forget 94 %, retain 98 %. In float64 the rounding is ~10⁹ times smaller and the
-  same run gives the same numbers on every kernel tried (docs/experiments.md, "Reproducing the committed
-  numbers"). It costs ~1.5× the job's time on a CPU (that run: 11 s → 17 s). `method=lipschitz_paper`
+  back, σ advanced, a tensor ranked into the top k) amplify rounding, so that in float32 another
+  x86 machine's kernels can move a run's outcome from forgetting to not; in float64 the rounding
+  is ~10⁹ times smaller and the same run gives the same numbers on every kernel tried. It costs
+  ~1.5× the job's time on a CPU. `method=lipschitz_paper`
   (the real presets) keeps float32, as the paper: at 224 px float64 doubles the memory of the
   synthetic images, their Adam moments and the model, and most consumer GPUs run it 32-64× slower.
 - `retain_text_weight` (ours; 0, off, is the paper's method): each training step also pays this
@@ -65,8 +63,8 @@ Our choices (the paper leaves them open or sizes them for full CLIP; each a conf
   the rollback still read the Lipschitz loss and the synthetic accuracy alone. With the text tower
   training, the loss pulls only the forget classes' texts, yet on the tiny backbones the shared text
   tensors carry every class's text along, and in the runs that lose retain its images fall to other
-  retain classes (docs/history.md, "Method standing"). The term holds those texts in place, which shows how
-  much of the forgetting came from that drift. When on, every class's prompts are encoded with
+  retain classes. The term holds those texts in place, which shows how much of the forgetting came
+  from that drift. When on, every class's prompts are encoded with
   gradients at each step (ImageNet: all 1000 classes), so it is meant for the embedded benchmark.
 """
 

@@ -32,9 +32,8 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
   |---|---|---|
   | part of a class (colour or style subgroup: red circles) | image blocks | the siblings share the class text |
   | whole classes (a fine class in its coarse group: circle among the curved shapes) | text blocks | no image of the class stays, and the edit leaves every image feature as it was |
-  On tiny_vit (no BatchNorm, so no aligned copies) an image-tower edit for a whole class dropped
-  the classes outside the group (others 72-88 %, held-out pairs 52-68 % of 83-92) in all 12
-  runs of the issue-17 sweep; the text edit keeps them (others ≥ 95 %). `image`, `text`, `both`
+  On tiny_vit an image-tower edit for a whole class dropped the classes outside the group; the
+  text edit keeps them (docs/methods/three_stage.md, "Why these choices"). `image`, `text`, `both`
   fix the candidates; method=three_stage_paper keeps `image` for the real backbones.
 - LoRA on every matrix / conv kernel of a selected block (`lora_rank`, `lora_alpha`).
 - The forget text (`forget_text`): the spec pairs every forget image with one coarse class text
@@ -61,8 +60,8 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
   inversion (default on the tiny backbones): the retain AND forget images perturbed until the
   original names each as a random class outside the forget spec, labelled with it (remind_set).
   A retain set of siblings (other-coloured stars) shows stage 2 no other shape, and no blue image
-  that is not a forget image; with skip, tiny_vit's blue-star edit left held-out suites at 80-85 %
-  of before on two of its three pretrained seeds (docs/methods/three_stage.md, the defaults table).
+  that is not a forget image, so with skip tiny_vit's blue-star edit spread to the held-out suites
+  (docs/methods/three_stage.md, "Why these choices").
 - EMA over the trained parameters (the adapters under LoRA), decay `ema_decay`.
 - Souping: θ_unlearned is the model after stage 2; grid `soup_grid` (steps of 0.05); rule
   `soup_rule` (smallest a with calibration forget accuracy ≤ `soup_forget_target`, see

@@ -10,12 +10,15 @@ with a dataclass config and a `conf/metric/<name>.yaml`, like the methods.
 | `mia` | model | `mia/efficacy` | share of forget training images a membership classifier calls non-members | SalUn (Fan et al. 2024) |
 | `prompts` | model | `prompts/<set>/{forget,retain}/acc` | zero-shot accuracy under other prompts: paraphrases, the forgotten attribute named | ours |
 
-Where they run: `eval.metrics` (zeroshot and scores) measure the original model (`before`) and the
-unlearned one (`after`), and aggregates combine the two; `audit.metrics` (`audit=standard`) measure
-the original, the unlearned and a reference model into `audit/<model>/<key>` (unlearn/audit.py).
+Where they run: each config node of metrics is one suite (suite.py). `eval.metrics` (zeroshot and
+scores) measure the original model (`before`) and the unlearned one (`after`), and aggregates
+combine the two; `audit.metrics` (`audit=standard`) measure the original, the unlearned and a
+reference model into `audit/<model>/<key>` (unlearn/audit.py).
 
 A model metric is `run(mctx: MetricContext, model, cfg) -> {key: number or None}` (base.py); an
-aggregate, registered with `aggregate=True`, is `run(before, after, cfg) -> {key: value}`. Adding
+aggregate, registered with `aggregate=True`, is `run(before, after, cfg) -> {key: value}`; either
+may declare `needs=` (metrics of its suite whose keys it reads) and `keys=` (keys an `objective`
+may name), which the suite checks before any work. Adding
 one is a module here (`@METRICS.register("my_metric", MyMetricConfig)`) and a
 `conf/metric/my_metric.yaml`; select it with `+metric@eval.metrics.my_metric=my_metric`, or list it
 in an audit preset. Neither the evaluator nor run.py changes.
@@ -26,6 +29,7 @@ from unlearn.registry import Registry
 METRICS = Registry("metric", __name__)
 
 # the scores are torch-free: the report and the config schema import them without the registry
-from unlearn.metrics.formulas import SCORES, Objective, average_gain, paper_score, score, score_components  # noqa: E402
+from unlearn.config.schema import Objective  # noqa: E402
+from unlearn.metrics.formulas import SCORES, average_gain, paper_score, score, score_components  # noqa: E402
 
 __all__ = ["METRICS", "SCORES", "Objective", "average_gain", "paper_score", "score", "score_components"]

@@ -23,14 +23,6 @@ datasets: for class forgetting our `others` equals `retain`, so it is counted on
 from __future__ import annotations
 
 import math
-from enum import StrEnum
-
-
-class Objective(StrEnum):
-    """The score a sweep or a rule maximises (both higher-is-better scores)."""
-
-    score = "score"
-    paper_score = "paper_score"
 
 
 def _ratio(after: float, before: float) -> float:

@@ -14,7 +14,7 @@ class ScoresConfig(MetricConfig):
     pass
 
 
-@METRICS.register("scores", ScoresConfig, aggregate=True)
+@METRICS.register("scores", ScoresConfig, aggregate=True, needs=("zeroshot",), keys=tuple(SCORES))
 def scores(before: dict[str, float], after: dict[str, float], cfg) -> dict:
     return {**{name: compute(before, after) for name, compute in SCORES.items()},
             "score_components": score_components(before, after)}

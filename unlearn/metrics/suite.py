@@ -24,6 +24,9 @@ class MetricSuite:
     def __init__(self, metrics: Mapping[str, Any], node: str):
         self.metrics, self.node = metrics, node  # name in the node -> metric config; the node's path
 
+    def __len__(self) -> int:
+        return len(self.metrics)
+
     def _entries(self, aggregate: bool):
         for cfg in self.metrics.values():
             entry = METRICS.get(cfg.name)
