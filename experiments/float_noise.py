@@ -49,9 +49,9 @@ def run_once(overrides: list[str], scale: float, seed: int | None) -> dict[str, 
         job = build_job(cfg, Path(tmp))
         if seed is not None:
             perturb(job.model, scale, seed)
-        metrics = unlearn_and_measure(job, METHODS.get(cfg.method.name).run)
-    return {**{f"after/{k}": 100 * v for k, v in metrics["after"].items()},
-            "score": metrics["score"], "paper_score": metrics["paper_score"]}
+        result = unlearn_and_measure(job, METHODS.get(cfg.method.name).run)
+    return {**{f"after/{k}": 100 * v for k, v in result.after.items()},
+            "score": result.aggregates["score"], "paper_score": result.aggregates["paper_score"]}
 
 
 def main(argv: list[str] | None = None) -> int:
