@@ -8,7 +8,7 @@ monkey group; 3 × 224 px JPEGs per class and split) and fake unseen suites in t
 setting (`setting=imagenet1k_marmoset`) runs, through the CLI, with the miniature real
 architectures (random weights, 32 px; their accuracy is chance, their work is not):
 
-- three_stage (`three_stage_paper`), space_adaptation and EMMN with mini_rn, one job each;
+- three_stage (the logit-scale-100 settings), space_adaptation and EMMN with mini_rn, one job each;
 - a 4-job sweep (`-m`, one process: grad_ascent, NegGrad+, random label, SalUn) with mini_vit;
 
 once with every cache off (`schema.CACHES_OFF`: `cache.features=false cache.images=false
@@ -48,10 +48,10 @@ COMMON = ("setting=imagenet1k_marmoset", "logger=none", "dataset.num_workers=0",
 # noise steps (each a pass of all 16 000 noise images) are cut to 5: neither changes what is decoded,
 # nor EMMN's memory (one chunk of noise at a time, whatever the steps)
 JOBS = {  # name -> (overrides, multirun)
-    "three_stage": (("backbone=mini_rn", "method=three_stage_paper"), False),
+    "three_stage": (("backbone=mini_rn", "method=three_stage"), False),
     "space_adaptation": (("backbone=mini_rn", "method=space_adaptation", "method.max_retries=3"), False),
     "emmn": (("backbone=mini_rn", "method=emmn", "method.noise_steps=5"), False),
-    "lipschitz": (("backbone=mini_rn", "method=lipschitz_paper"), False),
+    "lipschitz": (("backbone=mini_rn", "method=lipschitz"), False),
     # one original model for the whole sweep (the miniatures' random weights follow the seed, real
     # pretrained weights do not): a grid over methods, as a table's row of baselines
     "sweep (4 jobs)": (("backbone=mini_vit", "method=grad_ascent,neggrad_plus,random_label,salun"), True),

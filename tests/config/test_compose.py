@@ -20,7 +20,7 @@ def test_every_option_composes(group, option):
     cfg = compose_config(f"{group}={option}")
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if group in ("dataset", "backbone", "method", "forget", "logger"):
-        # its own name, or a variant's parent's (method=lipschitz_paper runs lipschitz)
+        # its own name, or a variant's parent's (backbone=tiny_rn_scale100 builds on tiny_rn)
         assert cfg[group].name in (option, _parent(ROOT / "conf" / group / f"{option}.yaml").stem)
 
 
@@ -46,6 +46,40 @@ def test_bad_overrides_fail_at_composition(override, message):
     with pytest.raises(ConfigCompositionException) as err:
         compose_config(override)
     assert message in str(err.value) + str(err.value.__cause__)
+
+
+def _options(group: str) -> set[str]:
+    return {p.stem for p in (ROOT / "conf" / group).glob("*.yaml")}
+
+
+def _included(group: str) -> set[str]:
+    """The files of a group that other files of it include (`defaults: [<name>]`)."""
+    return {entry for p in (ROOT / "conf" / group).glob("*.yaml")
+            for entry in OmegaConf.load(p).get("defaults", []) if isinstance(entry, str)}
+
+
+def test_every_tuned_file_is_picked_by_a_method_and_backbone_or_included():
+    """conf/tuned/<method>_<backbone>.yaml and conf/tuned_dataset/<method>_<backbone>_<dataset>.yaml
+    are chosen by name: a misspelt one would never apply, silently."""
+    pairs = {f"{m}_{b}" for m in _options("method") for b in _options("backbone")}
+    for name in _options("tuned") - _included("tuned"):
+        assert name in pairs, f"conf/tuned/{name}.yaml matches no <method>_<backbone>"
+    triples = {f"{pair}_{d}" for pair in pairs for d in _options("dataset")}
+    for name in _options("tuned_dataset"):
+        assert name in triples, f"conf/tuned_dataset/{name}.yaml matches no <method>_<backbone>_<dataset>"
+
+
+@pytest.mark.parametrize("method, backbone, key, value, explicit", [
+    ("three_stage", "rn50", "forget_lr", 2.5e-4, 0.5), ("three_stage", "vit_l14", "align_fallback", "skip", "noise"),
+    ("three_stage", "tiny_rn_scale100", "forget_lr", 2.5e-4, 0.5), ("three_stage", "tiny_rn", "forget_lr", 1e-3, 0.5),
+    ("lipschitz", "rn101", "towers", "both", "text"), ("lipschitz", "tiny_vit", "towers", "text", "both"),
+    ("space_adaptation", "tiny_vit", "single.target", "orthogonal", "empty"),
+])
+def test_a_methods_defaults_follow_the_backbone(method, backbone, key, value, explicit):
+    assert OmegaConf.select(compose_config(f"method={method}", f"backbone={backbone}").method, key) == value
+    # an explicit value wins over the backbone's
+    cfg = compose_config(f"method={method}", f"backbone={backbone}", f"method.{key}={explicit}")
+    assert OmegaConf.select(cfg.method, key) == explicit
 
 
 def _parent(path: Path) -> Path:

@@ -51,6 +51,6 @@ def test_emmn_noise_in_chunks_fits_where_one_batch_does_not(imagenet, tmp_path):
 
 @pytest.mark.slow
 def test_lipschitz_adds_nothing_to_the_evaluation_peak_on_1000_classes(imagenet, tmp_path):
-    # in float32, as the real presets (method=lipschitz_paper) run it: in float64 the 224 px synthetic
+    # in float32, as full-size backbones run it (conf/tuned/lipschitz_full_size.yaml): in float64 the 224 px synthetic
     # images, their Adam moments and the model take twice the memory (+164 MB here)
     assert added_mb(imagenet, tmp_path, "method=lipschitz", "method.float64=false") <= 50

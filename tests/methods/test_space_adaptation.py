@@ -1,5 +1,5 @@
 """space_adaptation: the pre-projection features, the empty-string target, retain names, the
-λ table, both solvers (closed form = the squared objective's minimiser), best-weight keeping, the
+λs per backbone and job shape, both solvers (closed form = the squared objective's minimiser), best-weight keeping, the
 merge, and (slow) the acceptance bounds on the embedded benchmark."""
 
 import copy
@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from hydra.errors import ConfigCompositionException
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -194,7 +195,7 @@ def test_template_prompts(method_ctx):
     assert not set(sa.prompt_templates("templates", bench)) & set(bench.templates)
 
 
-# --- the λ table ------------------------------------------------------------------------------
+# --- the λs per backbone, dataset and job shape ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("backbone, dataset, forget, solver, expected", [
     ("rn50", "stanford_cars", 1, "gradient", (1.3, 0.4)),
@@ -203,38 +204,39 @@ def test_template_prompts(method_ctx):
     ("vit_b16", "caltech101", 1, "gradient", (1.1, 0.3)),
     ("vit_b16", "stanford_dogs", 3, "gradient", (1.0, 0.35)),
     ("vit_b16", "flowers102", 3, "gradient", (1.1, 0.25)),
-    ("vit_l14", "cifar10", 1, "gradient", (1.3, 0.4)),  # not in the table: the default row
-    (None, "synthetic", 1, "gradient", (1.3, 0.4)),
+    ("vit_b16", "cifar10", 1, "gradient", (1.3, 0.3)),  # no dataset file: the backbone's
+    ("vit_l14", "cifar10", 1, "gradient", (1.3, 0.4)),  # no backbone file: the method's own
     ("tiny_rn", "synthetic", 1, "gradient", (10.0, 2.0)),
     ("tiny_vit", "synthetic", 3, "gradient", (10.0, 2.0)),
     ("tiny_vit", "synthetic", 3, "closed_form", (20.0, 2.0)),
 ])
-def test_lambda_table_lookup(backbone, dataset, forget, solver, expected):
-    cfg = compose_config("method=space_adaptation", f"method.solver={solver}", "logger=none").method
-    settings = sa.resolve_settings(cfg, backbone, dataset, forget)
+def test_defaults_per_backbone_dataset_and_job_shape(backbone, dataset, forget, solver, expected):
+    cfg = compose_config("method=space_adaptation", f"backbone={backbone}", f"dataset={dataset}",
+                         f"method.solver={solver}", "logger=none").method
+    settings = sa.resolve_settings(cfg, forget)
     assert (settings["lambda_forget"], settings["lambda_preserve"]) == expected
     assert settings["lambda_weight"] == 1.0 and settings["mode"] == ("multi" if forget > 1 else "single")
-    tiny = backbone is not None and backbone.startswith("tiny")
+    tiny = backbone.startswith("tiny")
     assert settings["forget_prompts"] == ("templates" if tiny else "bare")
     assert settings["target"] == ("orthogonal" if tiny else "empty")
 
 
-def test_explicit_values_beat_the_table():
+def test_explicit_values_beat_the_defaults():
     cfg = compose_config("method=space_adaptation", "method.lambda_forget=2.5", "method.forget_prompts=bare",
                          "method.target=empty", "method.solver=closed_form", "logger=none").method
-    settings = sa.resolve_settings(cfg, "tiny_rn", "synthetic", 1)
-    assert settings["lambda_forget"] == 2.5 and settings["lambda_preserve"] == 2.0
-    assert settings["forget_prompts"] == "bare" and settings["target"] == "empty"
+    for forget in (1, 3):
+        settings = sa.resolve_settings(cfg, forget)
+        assert settings["lambda_forget"] == 2.5 and settings["lambda_preserve"] == 2.0
+        assert settings["forget_prompts"] == "bare" and settings["target"] == "empty"
 
 
-def test_table_without_a_value_and_unknown_table_keys_fail_clearly():
-    cfg = compose_config("method=space_adaptation", "logger=none").method
-    cfg.defaults_table = {"default": {"single": {"default": {"lambda_forget": 1.0}}}}
-    with pytest.raises(UnlearnError, match="method.lambda_preserve is null"):
-        sa.resolve_settings(cfg, "rn50", "cifar10", 1)
-    cfg.defaults_table = {"rn50": {"single": {"default": {"lambda_forgot": 1.0}}}}
-    with pytest.raises(UnlearnError, match="unknown key.*lambda_forgot.*defaults_table.rn50.single.default"):
-        sa.resolve_settings(cfg, "rn50", "cifar10", 1)
+def test_a_setting_null_everywhere_and_an_unknown_key_fail_clearly():
+    cfg = compose_config("method=space_adaptation", "method.single.lambda_preserve=null", "logger=none").method
+    with pytest.raises(UnlearnError, match="method.lambda_preserve and method.single.lambda_preserve are null"):
+        sa.resolve_settings(cfg, 1)
+    assert sa.resolve_settings(cfg, 2)["lambda_preserve"] == 2.0  # multi keeps tiny_rn's own
+    with pytest.raises(ConfigCompositionException, match="lambda_forgot"):
+        compose_config("method=space_adaptation", "method.multi.lambda_forgot=1.0", "logger=none")
 
 
 @pytest.mark.parametrize("option, value, message", [
@@ -344,7 +346,8 @@ def final_loss(ctx, original: nn.Module, problem_inputs) -> float:
 def test_gradient_keeps_the_best_weights_not_the_last(method_ctx):
     # a large learning rate makes Adam overshoot: the last step is not the best one
     ctx = method_ctx("space_adaptation", lr=0.2, steps=40, max_steps="null", min_forget_drop=0.0,
-                     retain_names="[square,triangle]", forget_prompts="bare")
+                     retain_names="[square,triangle]", forget_prompts="bare", target="empty",
+                     lambda_forget=1.3, lambda_preserve=0.4)
     ctx.logger = RecordingLogger()
     original = copy.deepcopy(ctx.model)
     seed_everything(0)  # the adapter's init
@@ -352,7 +355,7 @@ def test_gradient_keeps_the_best_weights_not_the_last(method_ctx):
     losses = [s["space_adaptation/loss"] for s in ctx.logger.steps]
     assert len(losses) == 40 and losses[-1] > min(losses) * 1.01, losses
     with torch.no_grad():
-        settings = sa.resolve_settings(ctx.cfg, None, "synthetic", 1)
+        settings = sa.resolve_settings(ctx.cfg, 1)
         h_f = anatomy.encode_pre_projection(original, ctx.tokenizer, ["circle"], CPU)
         h_r = anatomy.encode_pre_projection(original, ctx.tokenizer, ["square", "triangle"], CPU)
         target, _ = sa.empty_target(original, ctx.tokenizer, ctx.bench.classnames, ctx.task.forget_classes,

@@ -204,8 +204,8 @@ def test_margins_in_logits_transfer_to_a_model_with_clip_geometry(outcome):
     """On a tiny CLIP with real CLIP's logit scale (cosine gaps ~5x smaller than tiny_rn's, logit
     gaps alike), the real backbones' settings forget the subgroup and keep its siblings; the same
     run with the margins tiny_rn had in cosine units pushes the siblings away too."""
-    logits = outcome("red_circle_scale100", "three_stage_paper")[0]
-    cosines = outcome("red_circle_scale100_cosine_margins", "three_stage_paper")[0]
+    logits = outcome("red_circle_scale100", "three_stage")[0]
+    cosines = outcome("red_circle_scale100_cosine_margins", "three_stage")[0]
     assert logits["after"]["forget/acc"] <= 0.10 * logits["before"]["forget/acc"]
     assert logits["after"]["retain/acc"] >= 0.95 * logits["before"]["retain/acc"]
     assert cosines["after"]["retain/acc"] < 0.90 * cosines["before"]["retain/acc"]

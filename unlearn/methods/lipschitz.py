@@ -54,8 +54,8 @@ measurements behind them: docs/methods/lipschitz.md, "Why these choices"):
   back, σ advanced, a tensor ranked into the top k) amplify rounding, so that in float32 another
   x86 machine's kernels can move a run's outcome from forgetting to not; in float64 the rounding
   is ~10⁹ times smaller and the same run gives the same numbers on every kernel tried. It costs
-  ~1.5× the job's time on a CPU. `method=lipschitz_paper`
-  (the real presets) keeps float32, as the paper: at 224 px float64 doubles the memory of the
+  ~1.5× the job's time on a CPU. On full-size backbones (conf/tuned/lipschitz_full_size.yaml)
+  it keeps float32, as the paper: at 224 px float64 doubles the memory of the
   synthetic images, their Adam moments and the model, and most consumer GPUs run it 32-64× slower.
 - `retain_text_weight` (ours; 0, off, is the paper's method): each training step also pays this
   weight × the mean over the classes outside the forget set of ‖T_c − T_c⁰‖², T_c⁰ their unit text

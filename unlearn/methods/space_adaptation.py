@@ -16,11 +16,11 @@ and the adapter restarts from a fresh init (at most `max_retries` times). If F's
 among the dataset's bare class names is a forget class, F is redrawn from the un-normalised empty
 embedding plus `target_noise` · N(0, I) (seeded) until it is not.
 
-λ_forget, λ_preserve, λ_weight, forget_prompts and target left null are looked up in
-`defaults_table` (conf/method/space_adaptation.yaml) by backbone, mode (single | multi: more than
-one forget class, all forgotten at once) and dataset, the most specific entry winning (an entry's
-`closed_form:` part applies to that solver only); the paper's RN50 / ViT-B/16 values and ours for
-the tiny backbones live there. An explicit value always wins.
+λ_forget, λ_preserve, λ_weight, forget_prompts and target left null come from `single` (one forget
+class) or `multi` (several, all forgotten at once), with `closed_form` over either for that solver;
+an explicit value always wins. The defaults below are the paper's for any backbone; per backbone and
+dataset (the paper's ViT-B/16 values, ours for the tiny backbones) Hydra merges them in from
+conf/tuned/space_adaptation_<backbone>.yaml and conf/tuned_dataset/space_adaptation_<backbone>_<dataset>.yaml.
 
 Ours, not the paper's (each a config value):
 - `solver=closed_form`: with squared norms the objective is a ridge regression in ΔP,
@@ -55,7 +55,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Optional
@@ -93,21 +93,31 @@ class Target(StrEnum):
     empty = "empty"  # the empty string's embedding (the paper's)
     orthogonal = "orthogonal"  # ours: with the forget prompts' directions removed
 
-TABLE_KEYS = ("lambda_forget", "lambda_preserve", "lambda_weight", "forget_prompts", "target")
-# what a table key falls back to when no entry sets it (null: the key is required)
-FALLBACKS = {"forget_prompts": "bare", "target": "empty"}  # the paper's
+
+@dataclass
+class ShapeDefaults:
+    """What the method's null λs, forget prompts and target take for one shape of job."""
+
+    lambda_forget: Optional[float] = positive(None)
+    lambda_preserve: Optional[float] = at_least(0, None)
+    lambda_weight: Optional[float] = at_least(0, None)
+    forget_prompts: Optional[ForgetPrompts] = None
+    target: Optional[Target] = None
+
+
+SETTING_KEYS = tuple(f.name for f in fields(ShapeDefaults))
 
 
 @dataclass
 class SpaceAdaptationConfig(MethodConfig):
     towers: Towers = Towers.text  # fixed: only the text projection changes
     solver: Solver = Solver.gradient
-    # null: from defaults_table (backbone / single|multi / dataset); a number always wins
+    # null: from single / multi (and closed_form); a value here always wins
     lambda_forget: Optional[float] = positive(None)
     lambda_preserve: Optional[float] = at_least(0, None)
     lambda_weight: Optional[float] = at_least(0, None)
-    forget_prompts: Optional[ForgetPrompts] = None  # null: from defaults_table
-    target: Optional[Target] = None  # null: from defaults_table
+    forget_prompts: Optional[ForgetPrompts] = None
+    target: Optional[Target] = None
     retain_names: Any = None  # list of names, or a path to a JSON list / text file; null: derived
     lora_rank: int = at_least(1, 5)
     lora_alpha: float = positive(1.0)
@@ -119,7 +129,10 @@ class SpaceAdaptationConfig(MethodConfig):
     closed_form_rank: Optional[int] = at_least(1, None)  # null: the full (already low-rank) ridge solution
     target_noise: float = at_least(0, 0.5)  # std of the noise that moves F off a forget class
     target_tries: int = at_least(1, 100)
-    defaults_table: dict[str, Any] = field(default_factory=dict)
+    # the paper's values (any backbone); conf/tuned/ merges a backbone's and a dataset's over them
+    single: ShapeDefaults = field(default_factory=lambda: ShapeDefaults(1.3, 0.4, 1.0, ForgetPrompts.bare, Target.empty))
+    multi: ShapeDefaults = field(default_factory=lambda: ShapeDefaults(1.1, 0.3, 1.0, ForgetPrompts.bare, Target.empty))
+    closed_form: ShapeDefaults = field(default_factory=ShapeDefaults)  # over single / multi with solver=closed_form
 
 
 @dataclass
@@ -143,7 +156,7 @@ def space_adaptation(ctx) -> None:
         p.requires_grad_(False)
     classnames = ctx.bench.classnames
     forget_names = [classnames[i] for i in ctx.task.forget_classes]
-    settings = resolve_settings(cfg, ctx.backbone, ctx.bench.name, len(forget_names))
+    settings = resolve_settings(cfg, len(forget_names))
     retain_names = clean_retain_names(
         load_names(cfg.retain_names) if cfg.retain_names is not None
         else default_retain_names(ctx.bench, forget_names), forget_names)
@@ -197,46 +210,17 @@ def check_choices(cfg) -> None:
 
 # --- hyperparameters -------------------------------------------------------------------------------
 
-def resolve_settings(cfg, backbone: str | None, dataset: str, num_forget: int) -> dict[str, Any]:
-    """λs, forget_prompts and target: the explicit config value, else the most specific
-    defaults_table entry, else FALLBACKS.
-
-    Entries sit at table[backbone | default][single | multi][dataset | default] and are merged from
-    the least to the most specific (default/mode/default, default/mode/dataset, backbone/mode/default,
-    backbone/mode/dataset). Each may set any of TABLE_KEYS, plus a `closed_form:` entry of the same
-    keys that applies (over its parent's) when method.solver=closed_form: the squared objective
-    weighs its terms differently."""
+def resolve_settings(cfg, num_forget: int) -> dict[str, Any]:
+    """λs, forget_prompts and target, each the first set of: the explicit value, `closed_form`'s
+    (with that solver), then `multi`'s (more than one forget class) or `single`'s."""
     mode = "multi" if num_forget > 1 else "single"
-    table = cfg.defaults_table or {}
-    merged: dict[str, Any] = {}
-    for b in ("default", backbone):
-        for d in ("default", dataset):
-            entry = ((table.get(b) or {}).get(mode) or {}).get(d) if b is not None else None
-            if entry is None:
-                continue
-            entry = dict(entry)
-            solver_entry = dict(entry.pop("closed_form", None) or {})
-            where = f"method.defaults_table.{b}.{mode}.{d}"
-            for keys, place in ((entry, where), (solver_entry, f"{where}.closed_form")):
-                unknown = set(keys) - set(TABLE_KEYS)
-                if unknown:
-                    raise UnlearnError(f"unknown key(s) {choices(sorted(unknown))} in {place}; "
-                                       f"valid: {choices((*TABLE_KEYS, 'closed_form'))}")
-            merged |= entry
-            if cfg.solver == "closed_form":
-                merged |= solver_entry
+    layers = [cfg, *([cfg.closed_form] if cfg.solver == "closed_form" else []), cfg[mode]]
     settings: dict[str, Any] = {"mode": mode}
-    for key in TABLE_KEYS:
-        value = cfg[key] if cfg[key] is not None else merged.get(key)
+    for key in SETTING_KEYS:
+        value = next((layer[key] for layer in layers if layer[key] is not None), None)
         if value is None:
-            value = FALLBACKS.get(key)
-        if value is None:
-            raise UnlearnError(f"method.{key} is null and method.defaults_table has no value for backbone "
-                               f"{backbone}, mode {mode}, dataset {dataset}; set method.{key}=...")
-        settings[key] = value
-    for key, valid in (("forget_prompts", tuple(ForgetPrompts)), ("target", tuple(Target))):
-        if settings[key] not in valid:
-            raise UnlearnError(f"unknown {key} {settings[key]!r} in method.defaults_table; valid: {choices(valid)}")
+            raise UnlearnError(f"method.{key} and method.{mode}.{key} are null; set method.{key}=...")
+        settings[key] = str(value) if key in ("forget_prompts", "target") else value
     return settings
 
 

@@ -34,7 +34,7 @@ INFERRED (the paper's text leaves them open; defaults here, each a config value)
   | whole classes (a fine class in its coarse group: circle among the curved shapes) | text blocks | no image of the class stays, and the edit leaves every image feature as it was |
   On tiny_vit an image-tower edit for a whole class dropped the classes outside the group; the
   text edit keeps them (docs/methods/three_stage.md, "Why these choices"). `image`, `text`, `both`
-  fix the candidates; method=three_stage_paper keeps `image` for the real backbones.
+  fix the candidates; scale-100 CLIPs (conf/tuned/) keep `image`, as the paper.
 - LoRA on every matrix / conv kernel of a selected block (`lora_rank`, `lora_alpha`).
 - The forget text (`forget_text`): the spec pairs every forget image with one coarse class text
   (marmoset images with "a photo of a monkey"); `coarse` (default) uses the name of the coarse
@@ -147,15 +147,8 @@ class ThreeStageConfig(MethodConfig):
     delta_margin: float = at_least(0, 6.0)
     # stage 2: reminding
     remind_lr: float = positive(1e-3)
-    # distillation weight 3 (was 1): with a whole class forgotten inside its group
-    # (synthetic_subgroup_circle) the classes outside the group have no retain images, and only the
-    # teacher's logits on the siblings hold them (tiny_rn: others 75 -> 95 %, held-out pairs
-    # 75 -> 93 %). Steps 300 (were 200), forget weight 20 (was 1.27; × the hinge in logits),
-    # delta_margin 6 (was 3.55) and soup_margin 2 (was 1.2), with align_fallback=inversion, for
-    # tiny_vit's blue stars over its pretrained seeds: with inversion alone pretraining seed 1 kept
-    # 14-17 % of the forget set (8-12 % at weight 10 and margin 6), seed 2's held-out styles fell to
-    # 84 % of before at 200 steps, and seed 0's red circles kept 11 % at soup_margin 1.2.
-    # method=three_stage_paper keeps weight 1, 200, 1.27, 3.55, 1.2 and skip
+    # the tiny backbones' values; scale-100 CLIPs: conf/tuned/three_stage_logit_scale100.yaml. Why each:
+    # docs/methods/three_stage.md, the table of defaults per backbone
     remind_steps: int = at_least(1, 300)
     remind_forget_weight: float = at_least(0, 20.0)
     distill: bool = True  # false: no distillation (ablation)
