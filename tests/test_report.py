@@ -84,10 +84,12 @@ def test_groups_by_setting_aggregates_seeds_and_skips_incomplete_runs(tmp_path, 
 
     md = (tmp_path / "out" / "results.md").read_text()
     assert "| Backbone | Method | Variant | n | Target ↓ | Retain ↑ | Others ↑ | heldout_pairs ↑ | Score ↑ |" in md
-    assert "| tiny_rn | grad_ascent | method.lr=0.001 | 3 | 20.0 ± 10.0 | 70.0 ± 0.0 |" in md
+    # mean ± the 95 % t interval's half-width (t(0.975, 2) · 10 / √3 = 24.8); bold: the best target
+    assert "| tiny_rn | grad_ascent | method.lr=0.001 | 3 | **20.0 ± 24.8** | 70.0 ± 0.0 |" in md
+    assert float(main_row["forget/acc ci_low"]) == pytest.approx(20.0 - 24.84, abs=0.01)
     assert f"- `{sweep / '4'}`: failed" in md
     tex = (tmp_path / "out" / "results.tex").read_text()
-    assert "20.0 $\\pm$ 10.0" in tex and "grad\\_ascent" in tex and "\\toprule" in tex
+    assert "\\textbf{20.0 $\\pm$ 24.8}" in tex and "grad\\_ascent" in tex and "\\toprule" in tex
     assert (tmp_path / "out" / "tradeoff_synthetic_synthetic_subgroup_red_circle.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -254,3 +256,27 @@ def test_rows_follow_the_rank_and_label_each_method_recorded(tmp_path):
     tables, _ = report([sweep], tmp_path / "out", None)
     assert [row.method for row in tables[0].rows if row.kind == "ours"] == ["mm_baseline", "aa_plugin", "zz_paper"]
     assert "| tiny_rn | Zz (ours) |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_the_best_method_and_its_ties_are_bold_and_compare_prints_paired_differences(tmp_path, capsys):
+    """Three methods on the same three seeds: grad_ascent and scrub forget alike (within noise), emmn
+    forgets less on every seed. A paired t-test ties the first two and separates the third."""
+    forgets = {"grad_ascent": (0.10, 0.30, 0.50), "scrub": (0.11, 0.29, 0.52), "emmn": (0.40, 0.61, 0.80)}
+    for method, values in forgets.items():
+        for seed, forget in enumerate(values):
+            write_run(tmp_path / "sweep" / f"{method}{seed}", metrics_dict(method, seed, forget, 0.7, 50.0),
+                      overrides=[f"seed={seed}", f"method={method}"])
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--no-reference",
+                 "--compare", "emmn", "grad_ascent"]) == 0
+    rows = {r["method"]: r for r in read_csv(tmp_path / "out" / "results.csv") if r["row"] == "ours"}
+    assert rows["grad_ascent"]["forget/acc p_vs_best"] == ""  # the best itself
+    assert float(rows["scrub"]["forget/acc p_vs_best"]) >= 0.05 > float(rows["emmn"]["forget/acc p_vs_best"])
+    md = (tmp_path / "out" / "results.md").read_text()
+    cells = {m: next(line for line in md.splitlines() if f"| {m} |" in line).split(" | ")[3] for m in forgets}
+    assert cells["grad_ascent"].startswith("**") and cells["scrub"].startswith("**")
+    assert not cells["emmn"].startswith("**")
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.strip().startswith("Target"))
+    assert "+30.33" in line and " n 3" in line  # emmn − grad_ascent, seed by seed: 30, 31, 30 points
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out2"), "--compare", "emmn", "nope"]) == 1
+    assert "no table has rows of both methods 'emmn' and 'nope'" in capsys.readouterr().err

@@ -10,7 +10,12 @@
 With a reference, `audit/gap/<key>` = |unlearned − reference| for every accuracy-like value both
 have (the zero-shot accuracies included), `audit/gap/mean` their mean, and `audit/tow` = ∏ over
 forget, retain and others of (1 − |acc_unlearned − acc_reference|) (ToW, Zhao et al. 2024: 1 means
-indistinguishable from the reference). `audit.reference`: `retrain` pretrains the tiny CLIP again
+indistinguishable from the reference), and `audit/depth/<key>` = (original − unlearned) /
+(original − reference) for every accuracy-like value all three have: 0 = as shallow as the original
+(nothing forgotten by this measure), 1 = as deep as the reference (beyond 1 or below 0: past either).
+Where the original and the reference differ by less than `audit.min_gap` the ratio would divide
+noise by noise: depth is null there, with the reason under `undefined` (e.g. a colour subgroup, which
+a model retrained without it still names; docs/audit.md). `audit.reference`: `retrain` pretrains the tiny CLIP again
 on the embedded world without the forget spec's images (same recipe, cached like every tiny
 checkpoint), or a checkpoint path of the same architecture (e.g. a model trained without the data).
 """
@@ -23,12 +28,14 @@ import math
 import torch
 from omegaconf import OmegaConf
 
-from unlearn.errors import UnlearnError
 from unlearn.models.backbones import build_backbone
+from unlearn.models.tiny import retrained
+from unlearn.results import Undefined
 
 log = logging.getLogger(__name__)
 
 TOW_PARTS = ("forget/acc", "retain/acc", "others/acc")
+MODELS = ("original", "unlearned", "reference")  # the models an audit measures
 
 
 def reference_backbone(cfg):
@@ -36,16 +43,11 @@ def reference_backbone(cfg):
     reference = cfg.audit.reference
     if reference is None:
         return None
-    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)  # a standalone copy: nothing left to resolve
     if reference == "retrain":
-        if cfg.backbone.pretrained != "synthetic" or cfg.dataset.name != "synthetic":
-            raise UnlearnError(f"audit.reference=retrain pretrains a tiny CLIP on the embedded world; backbone "
-                               f"{cfg.backbone.name} on dataset {cfg.dataset.name} cannot be; give a checkpoint "
-                               "path (audit.reference=/path/to/model.pt)")
-        backbone["pretrain"]["leave_out"] = {"classes": list(cfg.forget.classes),
-                                             "attributes": dict(cfg.forget.attributes)}
-    else:
-        backbone["pretrained"] = reference
+        return retrained(cfg.backbone, cfg.forget, cfg.dataset.name, "audit.reference=retrain",
+                         instead=", or a checkpoint path (audit.reference=/path/to/model.pt)")
+    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)  # a standalone copy: nothing left to resolve
+    backbone["pretrained"] = reference
     return OmegaConf.create(backbone)
 
 
@@ -74,6 +76,22 @@ def compare(after: dict, unlearned: dict, reference: dict) -> tuple[dict, float 
     return gaps, tow
 
 
+def depth(original: dict, unlearned: dict, reference: dict, min_gap: float) -> dict[str, float]:
+    """key -> (original − unlearned) / (original − reference) for every accuracy-like value of all
+    three, `Undefined` where the original and the reference differ by less than `min_gap`."""
+    out: dict[str, float] = {}
+    for key, before in original.items():
+        if not (_is_share(before) and _is_share(unlearned.get(key)) and _is_share(reference.get(key))):
+            continue
+        span = before - reference[key]
+        if abs(span) < min_gap:
+            out[key] = Undefined(f"original {before:.3f} and reference {reference[key]:.3f} differ by less than "
+                                 f"audit.min_gap={min_gap}: this measure cannot place the unlearned model between them")
+        else:
+            out[key] = (before - unlearned[key]) / span
+    return out
+
+
 def _is_share(value) -> bool:
     """An accuracy-like value in [0, 1] (not a step count, not missing)."""
     return isinstance(value, float) and not math.isnan(value) and 0.0 <= value <= 1.0
@@ -84,6 +102,8 @@ def relearn_curve(audits: dict[str, dict]) -> list[list]:
     relearn metric's `relearn/<k>/{forget,others}/acc`)."""
     rows = []
     for model, values in audits.items():
+        if model not in MODELS:  # gap and depth: comparisons, not curves
+            continue
         for key, value in values.items():
             parts = key.split("/")
             if len(parts) == 4 and parts[0] == "relearn" and parts[2:] == ["forget", "acc"]:

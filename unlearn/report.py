@@ -2,7 +2,9 @@
 
 Collects every run folder under the given folders (a run folder holds `metrics.json`,
 `status.json` and `.hydra/`), groups the complete ones by (dataset, forget, backbone, method,
-variant) and aggregates over seeds (mean ± sample std). The variant is what a run's command
+variant) and aggregates over units (one unit = a pretraining seed and a seed): mean, a 95 %
+t interval and n, with the best method per column and every method a paired test cannot tell
+from it marked (unlearn/stats.py). The variant is what a run's command
 line changed beyond those groups and the seed (e.g. `method.lr=0.001`), and runs whose composed
 configs differ in anything else that determines the result are never averaged together.
 
@@ -10,7 +12,7 @@ Writes into --out (default `<first dir>/report`):
   results.md    one table per (dataset, forget) in the papers' column layout
                 (Target↓ Retain↑ Others↑ <zero-shot suites>↑ Score↑ Paper Score↑ Avg gain↓), the original model's row
                 (the runs' `before` metrics) first, published numbers right below a matching row
-  results.csv   the same rows, one line each, mean and std per metric
+  results.csv   the same rows, one line each: per metric mean, std, interval and p against the best
   results.tex   the tables as LaTeX (booktabs)
   tradeoff_<dataset>_<forget>.png   forget vs retain accuracy, one colour per method
   <curve>_<...>.png                 each curve a method recorded (unlearn/curves.py), per row
@@ -46,6 +48,7 @@ from unlearn.plotting import figure, save_png
 from unlearn.curves import Curve, read_curves
 from unlearn.results import RunResult
 from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run
+from unlearn.stats import Estimate, best_and_ties, estimate, paired, tied_with_best
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
@@ -87,11 +90,18 @@ class Row:
     method: str
     variant: str = ""
     values: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # key -> (mean, std)
+    units: dict[str, dict[tuple, float]] = field(default_factory=dict)  # key -> unit -> value (not published rows)
+    p_vs_best: dict[str, float | None] = field(default_factory=dict)  # key -> paired p against the column's best
+    best: set[str] = field(default_factory=set)  # keys where the row is best or tied with the best
     seeds: list[int] = field(default_factory=list)
     pretrain_seeds: list[int] = field(default_factory=list)  # of each seed's tiny CLIP (the presets: = seeds)
     reference: str = ""  # published rows: paper and table
     caveat: str = ""
     runs: list[Run] = field(default_factory=list)
+
+    def estimate(self, key: str) -> Estimate | None:
+        units = self.units.get(key)
+        return estimate(list(units.values())) if units else None
 
     @property
     def rank(self) -> float:
@@ -181,8 +191,8 @@ def collect(roots: list[Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
 
 def mean_std(values: list[float]) -> tuple[float, float | None]:
     """Mean and sample standard deviation (None for a single value)."""
-    array = np.asarray(values, dtype=float)
-    return float(array.mean()), (float(array.std(ddof=1)) if len(array) > 1 else None)
+    found = estimate(values)
+    return found.mean, found.std
 
 
 def display_value(key: str, value: float) -> float:
@@ -202,6 +212,43 @@ def aggregate(phase_dicts: list[dict[str, float]], results: list[RunResult] = ()
     return values
 
 
+def unit(run: Run) -> tuple:
+    """What a run is one sample of: its tiny CLIP's pretraining seed and its own seed."""
+    return (run.pretrain_seed, run.result.seed)
+
+
+def unit_values(runs: list[Run], phase: str) -> dict[str, dict[tuple, float]]:
+    """key -> unit -> value (display units) of the runs' `phase` metrics, and of EXTRA_COLUMNS
+    after unlearning."""
+    out: dict[str, dict[tuple, float]] = defaultdict(dict)
+    for run in runs:
+        metrics = getattr(run.result, phase)
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and value is not None and math.isfinite(value):
+                out[key][unit(run)] = display_value(key, value)
+        if phase == "after":
+            for key in EXTRA_COLUMNS:
+                if (value := run.result.value(key)) is not None:
+                    out[key][unit(run)] = value
+    return dict(out)
+
+
+def mark_best(rows: list[Row], columns: list[tuple[str, str]]) -> None:
+    """Per column with a direction (↑ / ↓ in its label), among one backbone's method rows: the best
+    mean, and each other row's paired p against it (unlearn/stats.py)."""
+    for key, label in columns:
+        if not label.endswith(("↑", "↓")):
+            continue
+        best, p_values = best_and_ties({id(row): row.units.get(key, {}) for row in rows}, label.endswith("↑"))
+        for row in rows:
+            if id(row) == best:
+                row.best.add(key)
+            elif id(row) in p_values:
+                row.p_vs_best[key] = p_values[id(row)]
+                if tied_with_best(p_values[id(row)]):
+                    row.best.add(key)
+
+
 def one_run_per_seed(runs: list[Run], skipped: list[tuple[Path, str]]) -> list[Run]:
     """Identical configs and seed give identical results: count each seed once (the first found,
     in the order the folders were given)."""
@@ -219,8 +266,12 @@ def build_tables(runs: list[Run], references: list[dict], skipped: list[tuple[Pa
     blocks: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for run in runs:
         blocks[run.block].append(run)
-    return [Table(dataset, forget, _block_rows(dataset, forget, blocks[(dataset, forget)], references, skipped))
-            for dataset, forget in sorted(blocks)]
+    tables = [Table(dataset, forget, _block_rows(dataset, forget, blocks[(dataset, forget)], references, skipped))
+              for dataset, forget in sorted(blocks)]
+    for table in tables:
+        for backbone in dict.fromkeys(row.backbone for row in table.rows):
+            mark_best([r for r in table.rows if r.kind == "ours" and r.backbone == backbone], table.columns)
+    return tables
 
 
 def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dict], skipped) -> list[Row]:
@@ -248,7 +299,7 @@ def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dic
             group = one_run_per_seed(groups[(method, variant, setting)], skipped)
             tag = f" [cfg {setting}]" if len(labels[(method, variant)]) > 1 else ""
             row = Row("ours", backbone, method, variant + tag, seeds=[r.result.seed for r in group], runs=group,
-                      pretrain_seeds=_pretrain_seeds(group),
+                      pretrain_seeds=_pretrain_seeds(group), units=unit_values(group, "after"),
                       values=aggregate([r.result.after for r in group], [r.result for r in group]))
             rows += with_published(row)
     return rows
@@ -267,7 +318,8 @@ def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
         per_seed.setdefault(run.result.seed, run)
     firsts = [per_seed[s] for s in sorted(per_seed)]
     return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
-               pretrain_seeds=_pretrain_seeds(firsts), values=aggregate([run.result.before for run in firsts]))
+               pretrain_seeds=_pretrain_seeds(firsts), units=unit_values(firsts, "before"),
+               values=aggregate([run.result.before for run in firsts]))
 
 
 # ---------------------------------------------------------------- published numbers
@@ -318,11 +370,16 @@ def reference_matches(ref: dict, row: Row, dataset: str, forget: str) -> bool:
 
 # ---------------------------------------------------------------- writing tables
 
-def format_cell(values: dict, key: str) -> str:
-    if key not in values or values[key][0] is None or math.isnan(values[key][0]):
-        return "–"
-    mean, std = values[key]
-    return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
+def format_cell(row: Row, key: str) -> str:
+    """`mean ± half-width of the 95 % interval` over the row's units (published rows: the number as
+    printed), in bold where the row is its column's best or not significantly different from it."""
+    found = row.estimate(key)
+    if found is None:
+        if key not in row.values or row.values[key][0] is None or math.isnan(row.values[key][0]):
+            return "–"
+        return f"{row.values[key][0]:.1f}"
+    text = f"{found.mean:.1f}" if found.half_width is None else f"{found.mean:.1f} ± {found.half_width:.1f}"
+    return f"**{text}**" if key in row.best else text
 
 
 def _method_label(row: Row, note: int | None) -> str:
@@ -350,7 +407,7 @@ def _row_cells(table: Table, row: Row, notes: dict[str, int]) -> list[str]:
     if _has_variants(table):
         cells.append(row.variant)
     cells.append(str(len(row.seeds)) if row.seeds else "–")
-    return cells + [format_cell(row.values, key) for key, _ in table.columns]
+    return cells + [format_cell(row, key) for key, _ in table.columns]
 
 
 def _header(table: Table) -> list[str]:
@@ -362,8 +419,12 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
     notes = _notes(tables)
     lines = ["# Results", "",
              "Zero-shot top-1 accuracy in %; Score (ours), Paper Score (the three-stage paper's) and Avg gain "
-             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± sample std over n seeds (in the `*_synthetic` table "
-             "presets each seed also pretrains its own tiny CLIP: the ± covers both; results.csv `pretrain_seeds`). "
+             "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± the "
+             "half-width of its 95 % t interval over n units (a unit: one seed and the tiny CLIP it started from; in the "
+             "`*_synthetic` table presets each seed pretrains its own: the interval covers both; results.csv "
+             "`pretrain_seeds`). **Bold**: per backbone and column with ↑ / ↓, the best method and every method a "
+             "paired t-test over the shared units cannot tell from it (p ≥ 0.05; results.csv `<key> p_vs_best`; "
+             "`python -m unlearn.report DIR --compare A B` for any two; unlearn/stats.py says why this test). "
              "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
              "further columns: held-out zero-shot suites. `original (before)`: the model before unlearning (the "
              "runs' `before` metrics); `original`: runs of the no-op method. `↳ published`: the paper's numbers for the row above.", ""]
@@ -384,8 +445,13 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
 AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
     "relearn/1/forget/acc": "Relearn@1 ↓", "relearn/10/forget/acc": "Relearn@10 ↓",
     "relearn/steps_to_half": "Steps to half ↑", "probe/forget/acc": "Probe forget ↓",
-    "probe/retain/acc": "Probe retain ↑", "mia/efficacy": "MIA efficacy ↑", "prompts/worst": "Other prompts ↓",
+    "probe/retain/acc": "Probe retain ↑", "mia/power": "MIA power", "mia/efficacy": "MIA efficacy ↑",
+    "prompts/worst": "Other prompts ↓",
 }
+
+
+# depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the measures that read the image features
+DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/10/forget/acc": "Relearn@10 depth ↑"}
 
 
 def audited(run: Run, model: str) -> dict[str, float]:
@@ -402,7 +468,9 @@ def _against_reference(result: RunResult) -> dict:
     """ToW and the mean gap to the reference, when the run had one (AUDIT_COLUMNS' extra keys)."""
     if "gap" not in result.audit:
         return {}
-    return {"tow": result.tow, "gap/mean": result.audit["gap"].get("mean")}
+    depth = result.audit.get("depth", {})
+    return {"tow": result.tow, "gap/mean": result.audit["gap"].get("mean"),
+            **{f"depth/{key}": depth.get(key) for key in DEPTH_COLUMNS}}
 
 
 def audit_lines(table: Table) -> list[str]:
@@ -424,15 +492,19 @@ def audit_lines(table: Table) -> list[str]:
                 rows.append([backbone, row.label, row.variant, _audit_values(per_run)])
     if not rows:
         return []
-    extra = {"tow": "ToW ↑", "gap/mean": "Gap to ref ↓"}
+    extra = {"tow": "ToW ↑", "gap/mean": "Gap to ref ↓", **{f"depth/{k}": v for k, v in DEPTH_COLUMNS.items()}}
     columns = {**AUDIT_COLUMNS, **{k: v for k, v in extra.items() if any(k in r[3] for r in rows)}}
     variants = any(r[2] for r in rows)
     header = ["Backbone", "Model", *(["Variant"] if variants else []), *columns.values()]
-    lines = ["Audit (audit=standard; accuracies in %, mean ± std over seeds; unlearn/audit.py): Relearn@k = forget "
+    lines = ["Audit (audit=standard; accuracies in %, mean ± 95 % interval half-width over seeds; unlearn/audit.py): Relearn@k = forget "
              "accuracy after k fine-tuning steps on 8 forget images, Steps to half = the first k that recovers half "
              "of the original's forget accuracy (never: –), Probe = linear probe on frozen image features, MIA "
-             "efficacy = share of forget images called non-members, Other prompts = the highest forget accuracy "
-             "over the paraphrase and attribute prompt sets, Gap/ToW = against the reference model.", "",
+             "power = the membership attack's cross-validated AUC on held-out members vs non-members (0.5: chance), "
+             "MIA efficacy = share of forget images called non-members (–: the attack has no power, "
+             "metric.mia.min_power), Other prompts = the highest forget accuracy "
+             "over the paraphrase and attribute prompt sets, Gap/ToW = against the reference model, depth = (original − "
+             "unlearned) / (original − reference): 0 as shallow as the original, 1 as deep as the reference (–: the two "
+             "differ by less than audit.min_gap).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for backbone, model, variant, values in rows:
         cells = [_audit_cell(key, values.get(key)) for key in columns]
@@ -440,22 +512,22 @@ def audit_lines(table: Table) -> list[str]:
     return lines + [""]
 
 
-def _audit_values(per_run: list[dict]) -> dict[str, tuple[float, float | None] | None]:
+def _audit_values(per_run: list[dict]) -> dict[str, Estimate | None]:
     keys = {k for values in per_run for k in values}
     out = {}
     for key in keys:
         present = [v[key] for v in per_run if v.get(key) is not None]
-        out[key] = mean_std(present) if present else None
+        out[key] = estimate(present) if present else None
     return out
 
 
-def _audit_cell(key: str, value: tuple[float, float | None] | None) -> str:
+def _audit_cell(key: str, value: Estimate | None) -> str:
     if value is None:
         return "–"
-    mean, std = value
-    scale = 1.0 if key in ("relearn/steps_to_half", "tow") else 100.0
+    scale = 1.0 if key in ("relearn/steps_to_half", "tow", "mia/power") or key.startswith("depth/") else 100.0
     digits = 1 if scale == 100.0 or key == "relearn/steps_to_half" else 3
-    return f"{scale * mean:.{digits}f}" + (f" ± {scale * std:.{digits}f}" if std is not None else "")
+    half = value.half_width
+    return f"{scale * value.mean:.{digits}f}" + (f" ± {scale * half:.{digits}f}" if half is not None else "")
 
 
 def cost_lines(table: Table) -> list[str]:
@@ -492,16 +564,47 @@ def csv_rows(tables: list[Table]) -> tuple[list[str], list[list]]:
     keys = list(dict.fromkeys(key for table in tables for key, _ in table.columns))
     header = ["dataset", "forget", "backbone", "row", "method", "variant", "n", "seeds", "pretrain_seeds", "reference",
               "caveat"]
-    header += [name for key in keys for name in (key, f"{key} std")]
+    header += [name for key in keys for name in (key, f"{key} std", f"{key} ci_low", f"{key} ci_high", f"{key} p_vs_best")]
     rows = []
     for table in tables:
         for row in table.rows:
-            values = [v for key in keys for v in row.values.get(key, ("", ""))]
+            values = [v for key in keys for v in (*row.values.get(key, ("", "")), *_interval(row, key),
+                                                   row.p_vs_best.get(key, ""))]
             rows.append([table.dataset, table.forget, row.backbone, row.kind, row.method, row.variant,
                          len(row.seeds) or "", " ".join(map(str, row.seeds)), " ".join(map(str, row.pretrain_seeds)),
                          row.reference, row.caveat,
                          *["" if v is None else v for v in values]])
     return header, rows
+
+
+def compare_lines(tables: list[Table], a: str, b: str) -> list[str]:
+    """Method `a` − method `b`, column by column over the units both rows have: the mean paired
+    difference, its 95 % interval, the paired t-test's p and n (unlearn/stats.py)."""
+    lines = []
+    for table in tables:
+        for backbone in dict.fromkeys(row.backbone for row in table.rows):
+            ours = [r for r in table.rows if r.kind == "ours" and r.backbone == backbone]
+            for row_a in (r for r in ours if r.method == a):
+                for row_b in (r for r in ours if r.method == b):
+                    names = [f"{r.label}{f' ({r.variant})' if r.variant else ''}" for r in (row_a, row_b)]
+                    lines += ["", f"{table.dataset} · {table.forget} · {backbone}: {names[0]} − {names[1]}"]
+                    for key, label in table.columns:
+                        test = paired(row_a.units.get(key, {}), row_b.units.get(key, {}))
+                        if test is None:
+                            continue
+                        d = test.difference
+                        interval = "" if d.low is None else f" [{d.low:+.2f}, {d.high:+.2f}]"
+                        p_text = "–" if test.p is None else f"{test.p:.3g}"
+                        lines.append(f"  {label:<24} {d.mean:+8.2f}{interval}  p {p_text}  n {test.n}")
+    if not lines:
+        raise UnlearnError(f"no table has rows of both methods {a!r} and {b!r}; methods found: "
+                           f"{', '.join(sorted({r.method for t in tables for r in t.rows if r.kind == 'ours'}))}")
+    return lines
+
+
+def _interval(row: Row, key: str) -> tuple:
+    found = row.estimate(key)
+    return ("", "") if found is None or found.low is None else (found.low, found.high)
 
 
 def latex(tables: list[Table]) -> str:
@@ -510,12 +613,14 @@ def latex(tables: list[Table]) -> str:
     for table in tables:
         header = [_tex(cell) for cell in _header(table)]
         out += ["", "\\begin{table}[t]", "\\centering",
-                f"\\caption{{{_tex(table.dataset)}: forget {_tex(table.forget)}. Accuracy (\\%), mean $\\pm$ std "
-                "over $n$ seeds.}",
+                f"\\caption{{{_tex(table.dataset)}: forget {_tex(table.forget)}. Accuracy (\\%), mean $\\pm$ the half-width "
+                "of its 95\\% t interval over $n$ units; bold: the best method per column and every method a paired "
+                "t-test cannot tell from it ($p \\geq 0.05$).}",
                 "\\begin{tabular}{" + "l" * (len(header) - len(table.columns)) + "r" * len(table.columns) + "}",
                 "\\toprule", " & ".join(header) + " \\\\", "\\midrule"]
         for row in table.rows:
-            cells = [_tex(cell) for cell in _row_cells(table, row, notes)]
+            cells = [f"\\textbf{{{_tex(cell[2:-2])}}}" if cell.startswith("**") else _tex(cell)
+                     for cell in _row_cells(table, row, notes)]
             if row.kind == "published":
                 cells[1] = f"\\quad\\textit{{published ({_tex(row.reference)})}}" + (
                     f"\\textsuperscript{{{notes[row.caveat]}}}" if row.caveat else "")
@@ -677,6 +782,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE_DIR,
                         help="folder of published-number CSVs (default: experiments/reference)")
     parser.add_argument("--no-reference", action="store_true", help="do not show published numbers")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                        help="also print method A − method B per column: paired differences over shared units")
     args = parser.parse_args(argv)
     register_resolvers()
     out = args.out or args.dirs[0] / "report"
@@ -684,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_reference and args.reference != DEFAULT_REFERENCE_DIR and not args.reference.is_dir():
             raise UnlearnError(f"no such reference folder: {args.reference}")
         tables, skipped = report(args.dirs, out, None if args.no_reference else args.reference)
+        if args.compare:
+            print("\n".join(compare_lines(tables, *args.compare)).lstrip("\n"))
     except UnlearnError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

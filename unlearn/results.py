@@ -7,7 +7,7 @@ the audit's readers read. Code reads the fields; only this module knows the file
 | `method_rank`, `method_label` | the same keys (absent before they were recorded: `DEFAULT_METHOD_RANK`, the name) | where and how the report shows the method |
 | `before`, `after`            | `before`, `after`                        | the `eval.metrics` model metrics' keys → value, of the original and the unlearned model (at least `REQUIRED_METRICS`) |
 | `aggregates`                 | every other top-level key (`score`, `paper_score`, `average_gain`, `score_components`, a plugin's) | the `eval.metrics` aggregates |
-| `audit`                      | `audit/<model>/<key>`                    | model (`original`, `unlearned`, `reference`, and `gap` to the reference) → key → value |
+| `audit`                      | `audit/<model>/<key>`                    | model (`original`, `unlearned`, `reference`; `gap` and `depth` against the reference) → key → value |
 | `tow`                        | `audit/tow`                              | ToW against the reference (unlearn/audit.py)  |
 | `stages`                     | `stages`                                 | stage → a method's intermediate measurements  |
 | `summary`                    | `summary`                                | what the method reported with `ctx.summary`   |
@@ -15,7 +15,7 @@ the audit's readers read. Code reads the fields; only this module knows the file
 | `cost`                       | `cost`                                   | phase → seconds, images decoded / encoded, peak memory |
 | `undecodable`                | `data/undecodable`                       | images left out per set (`dataset.skip_bad_images`) |
 | `config_hash`                | `config_hash`                            | what determined the result (unlearn/rundir.py) |
-| `undefined`                  | `undefined`                              | key → why its value is null (a ratio to zero)  |
+| `undefined`                  | `undefined`                              | key → why its value is null (a ratio to zero, an `Undefined`'s reason) |
 
 The layout is the one every earlier version wrote, so every earlier run folder loads. Torch-free.
 """
@@ -33,6 +33,18 @@ AUDIT_PREFIX = "audit/"
 # top-level keys of the layout other than the aggregates
 _NAMED = {*ROW_FIELDS, "method_rank", "method_label", "before", "after", "stages", "summary", "time/unlearn_s",
           "time/eval_s", "cost", "data/undecodable", "config_hash", "undefined"}
+
+
+class Undefined(float):
+    """A value a metric cannot state, with the reason: NaN to arithmetic, null in metrics.json with
+    `reason` under `undefined` (e.g. an attack without the power to mean anything)."""
+
+    reason: str
+
+    def __new__(cls, reason: str) -> "Undefined":
+        value = super().__new__(cls, "nan")
+        value.reason = reason
+        return value
 
 
 class NotAResult(ValueError):

@@ -77,7 +77,8 @@ class Job:
     def method_context(self) -> UnlearnContext:
         return UnlearnContext(model=self.model, tokenizer=self.tokenizer, bench=self.bench, task=self.task,
                               cfg=self.cfg.method, device=self.device, seed=self.cfg.seed, logger=self.logger,
-                              evaluate=self.stage_evaluator, run_dir=self.run_dir, backbone=self.cfg.backbone.name)
+                              evaluate=self.stage_evaluator, run_dir=self.run_dir,
+                              backbone=self.cfg.backbone, forget=self.cfg.forget)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -353,7 +354,8 @@ def audit_unlearned(job: Job, mctx: MetricContext, audit_suite: MetricSuite, aft
         theirs = own | audit_suite.measure(mctx, reference)  # its eval metrics too: the gaps cover them
     log.info("reference: %s", _fmt(own))
     gaps, tow = audit.compare(after, audits["unlearned"], theirs)
-    return audits | {"reference": theirs, "gap": gaps}, tow
+    depths = audit.depth(mctx.before | audits["original"], after | audits["unlearned"], theirs, job.cfg.audit.min_gap)
+    return audits | {"reference": theirs, "gap": gaps, "depth": depths}, tow
 
 
 def _fmt(metrics: dict[str, float]) -> str:

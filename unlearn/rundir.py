@@ -224,14 +224,15 @@ def lock_owner(run_dir: Path) -> Any:
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:
     """Strict JSON: a value that is not a finite number becomes null, listed under `undefined`
-    with the reason (degenerate specs are rejected before any work, so this is a last guard)."""
+    with the reason: an `Undefined`'s own (unlearn/results.py), else a ratio to zero (degenerate
+    specs are rejected before any work, so that is a last guard)."""
     undefined: dict[str, str] = {}
 
     def strict(node, path: str):
         if isinstance(node, dict):
             return {k: strict(v, f"{path}/{k}" if path else k) for k, v in node.items()}
         if isinstance(node, float) and not math.isfinite(node):
-            undefined[path] = f"{node} (an accuracy over no images, or a ratio to zero)"
+            undefined[path] = getattr(node, "reason", f"{node} (an accuracy over no images, or a ratio to zero)")
             return None
         return node
 

@@ -2,6 +2,7 @@
 keys a CLI run with `audit=standard` writes."""
 
 import copy
+import math
 import re
 
 import numpy as np
@@ -13,7 +14,7 @@ from unlearn import audit
 from unlearn.data import synthetic
 from unlearn.errors import UnlearnError
 from unlearn.metrics import METRICS
-from unlearn.metrics.mia import confidence_features, membership_efficacy
+from unlearn.metrics.mia import attack_power, confidence_features, membership_efficacy
 from unlearn.metrics.relearn import steps_to_half
 from unlearn.models.anatomy import tower_of
 from unlearn.models.tiny import find_cached
@@ -82,6 +83,23 @@ def test_membership_inference_on_one_distribution_is_chance():
     assert membership_efficacy(confident, unsure, rng.normal(2, 0.3, size=(100, 3)), c=3.0) < 0.05
 
 
+def test_attack_power_is_chance_on_one_distribution_and_full_on_separable_ones():
+    rng = np.random.default_rng(0)
+    assert 0.4 <= attack_power(rng.normal(size=(300, 3)), rng.normal(size=(300, 3)), c=3.0, seed=0) <= 0.6
+    assert attack_power(rng.normal(2, 0.3, size=(300, 3)), rng.normal(-2, 0.3, size=(300, 3)), c=3.0, seed=0) > 0.99
+
+
+def test_mia_without_power_is_null_with_its_reason(job):
+    """The tiny CLIPs do not overfit their training images: the attack is at chance on held-out
+    members, so its efficacy is undefined (null in metrics.json, the power in the reason)."""
+    built, mctx = job
+    out = run_metric(mctx, built.model, "mia")
+    assert 0.3 <= out["mia/power"] < 0.6, out
+    assert math.isnan(out["mia/efficacy"]) and "no power" in out["mia/efficacy"].reason
+    forced = run_metric(mctx, built.model, "mia", "audit.metrics.mia.min_power=0")  # the old number, if asked for
+    assert 0 <= forced["mia/efficacy"] <= 1
+
+
 def test_confidence_features_are_probability_entropy_and_modified_entropy():
     logits = torch.tensor([[10.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     f = confidence_features(logits, np.array([0, 2]))
@@ -133,6 +151,19 @@ def test_gaps_and_tow_against_a_reference():
     assert tow == pytest.approx(0.5 * 1.0 * 0.8)
 
 
+def test_depth_is_0_at_the_original_1_at_the_reference_and_undefined_without_a_gap():
+    original = {"forget/acc": 0.9, "probe/forget/acc": 0.95, "relearn/steps_to_half": 1, "retain/acc": 0.8}
+    reference = {"forget/acc": 0.1, "probe/forget/acc": 0.6, "relearn/steps_to_half": 9, "retain/acc": 0.79}
+    itself = audit.depth(original, original, reference, 0.05)
+    assert itself["forget/acc"] == 0.0 and itself["probe/forget/acc"] == 0.0
+    at_reference = audit.depth(original, reference, reference, 0.05)
+    assert at_reference["forget/acc"] == 1.0 and at_reference["probe/forget/acc"] == 1.0
+    halfway = audit.depth(original, {"forget/acc": 0.5, "probe/forget/acc": 0.95, "retain/acc": 0.8}, reference, 0.05)
+    assert halfway["forget/acc"] == pytest.approx(0.5) and halfway["probe/forget/acc"] == 0.0  # hidden, not gone
+    assert "relearn/steps_to_half" not in halfway  # a step count is no share
+    assert math.isnan(halfway["retain/acc"]) and "audit.min_gap=0.05" in halfway["retain/acc"].reason
+
+
 def test_cli_audit_writes_every_key_for_each_model(cli):
     """Through the entrypoint, with the shipped tiny_rn as a stand-in reference checkpoint."""
     shipped = find_cached(compose_config().backbone)
@@ -140,7 +171,10 @@ def test_cli_audit_writes_every_key_for_each_model(cli):
     proc, run_dir = cli(*DEBUG, "audit=standard", f"audit.reference={shipped}", "+metric@eval.metrics.mia=mia")
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = read_metrics(run_dir)
-    assert 0 <= metrics["before"]["mia/efficacy"] <= 1 and "mia/efficacy" in metrics["after"]
+    for when in ("before", "after"):  # a number, or null with the reason (no power on this model)
+        value = metrics[when]["mia/efficacy"]
+        assert (0 <= value <= 1) if value is not None else "no power" in metrics["undefined"][f"{when}/mia/efficacy"]
+        assert 0 <= metrics[when]["mia/power"] <= 1
     for model in ("original", "unlearned", "reference"):
         for key in ("relearn/3/forget/acc", "relearn/steps_to_half", "probe/forget/acc", "mia/efficacy",
                     "prompts/drawing/forget/acc", "prompts/attribute/retain/acc"):
@@ -148,6 +182,9 @@ def test_cli_audit_writes_every_key_for_each_model(cli):
     assert metrics["audit/reference/forget/acc"] == metrics["before"]["forget/acc"]  # the reference is the original
     assert metrics["audit/gap/relearn/3/forget/acc"] >= 0 and 0 <= metrics["audit/tow"] <= 1
     assert metrics["cost"]["audit_reference"]["images_encoded"] > 0
+    # the reference is the original: no measure can place the unlearned model between them
+    assert metrics["audit/depth/forget/acc"] is None
+    assert "differ by less than audit.min_gap" in metrics["undefined"]["audit/depth/forget/acc"]
 
 
 @pytest.mark.slow

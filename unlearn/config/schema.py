@@ -194,6 +194,8 @@ class AuditConfig:
     # the model the unlearned one should resemble: null (none), `retrain` (the tiny CLIP pretrained
     # again without the forget spec's images, cached; embedded benchmark only) or a checkpoint path
     reference: Optional[str] = None
+    # below this |original − reference| (a share) a measure's depth is undefined (unlearn/audit.py)
+    min_gap: float = fraction(0.05)
 
 
 @dataclass

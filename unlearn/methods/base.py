@@ -29,7 +29,8 @@ class UnlearnContext:
     # evaluate(model) -> (metrics, per-class accuracy); used for per-stage metrics
     evaluate: Callable
     run_dir: Path | None = None  # the run folder; None outside a run
-    backbone: str | None = None  # the backbone config's name (e.g. rn50), for per-backbone defaults
+    backbone: Any = None  # the run's backbone config (for a method that rebuilds the model: retrain)
+    forget: Any = None  # the forget spec (name, kind, classes, attributes)
     stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     summaries: dict[str, Any] = field(default_factory=dict)  # what the method reported with summary()
     _step: int = 0

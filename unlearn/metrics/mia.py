@@ -6,6 +6,12 @@ images, which unlearning trains on) from non-members (retain test images), balan
 applied to the forget training images: `mia/efficacy` = the share it calls non-members (higher:
 the forget images look never seen). Population attacks like this one overstate privacy (Hayes et
 al. 2024 argue for per-example attacks with shadow models); read it as a coarse signal.
+
+The attack's power is stated beside it: `mia/power` = the same classifier's ROC AUC at telling
+held-out members from non-members (stratified 5-fold cross-validation, seeded; 0.5 = chance). Where
+the model does not treat its training images differently (the tiny CLIPs do not overfit them), the
+classifier learns nothing about membership and what it calls a forget image says nothing either:
+below `min_power` the efficacy is null, with the power in its reason under `undefined`.
 """
 
 from __future__ import annotations
@@ -15,16 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unlearn.config.ranges import at_least, positive
+from unlearn.config.ranges import at_least, fraction, positive
 from unlearn.config.schema import MetricConfig
 from unlearn.metrics import METRICS
 from unlearn.metrics.base import features, head
+from unlearn.results import Undefined
 
 
 @dataclass
 class MiaConfig(MetricConfig):
     c: float = positive(3.0)  # the SVM's C
-    max_images: int = at_least(2, 1000)  # members and non-members each, at most
+    max_images: int = at_least(10, 1000)  # members and non-members each, at most
+    min_power: float = fraction(0.6)  # the attack's cross-validated AUC below which efficacy is null
 
 
 @METRICS.register("mia", MiaConfig)
@@ -40,8 +48,17 @@ def mia(mctx, model, cfg) -> dict[str, float | None]:
     n = min(len(members), len(non_members), cfg.max_images)
     members = members.subset(np.sort(rng.permutation(len(members))[:n]))
     non_members = non_members.subset(np.sort(rng.permutation(len(non_members))[:n]))
-    return {"mia/efficacy": membership_efficacy(signals(members), signals(non_members),
-                                                signals(mctx.task.forget_train), cfg.c)}
+    if n < 2:
+        reason = Undefined(f"{n} held-out member(s) and non-member(s): too few to train and test the attack")
+        return {"mia/efficacy": reason, "mia/power": reason}
+    member_signals, non_member_signals = signals(members), signals(non_members)
+    power = attack_power(member_signals, non_member_signals, cfg.c, mctx.seed)
+    if power < cfg.min_power:
+        efficacy = Undefined(f"the attack tells held-out members from non-members with AUC {power:.3f}, below "
+                             f"metric.mia.min_power={cfg.min_power}: it has no power on this model")
+    else:
+        efficacy = membership_efficacy(member_signals, non_member_signals, signals(mctx.task.forget_train), cfg.c)
+    return {"mia/efficacy": efficacy, "mia/power": power}
 
 
 def confidence_features(logits: torch.Tensor, labels: np.ndarray) -> np.ndarray:
@@ -57,13 +74,31 @@ def confidence_features(logits: torch.Tensor, labels: np.ndarray) -> np.ndarray:
     return np.stack([true, entropy, modified], axis=1)
 
 
-def membership_efficacy(members: np.ndarray, non_members: np.ndarray, targets: np.ndarray, c: float) -> float:
-    """Share of `targets` a classifier trained on members (1) vs non-members (0) calls non-members."""
+def _attack(c: float):
     from sklearn.pipeline import make_pipeline  # here: every job registers this module, few run it
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    classifier = make_pipeline(StandardScaler(), SVC(C=c, kernel="rbf", gamma="scale"))
-    classifier.fit(np.concatenate([members, non_members]),
-                   np.concatenate([np.ones(len(members)), np.zeros(len(non_members))]))
+    return make_pipeline(StandardScaler(), SVC(C=c, kernel="rbf", gamma="scale"))
+
+
+def _labelled(members: np.ndarray, non_members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (np.concatenate([members, non_members]),
+            np.concatenate([np.ones(len(members)), np.zeros(len(non_members))]))
+
+
+def attack_power(members: np.ndarray, non_members: np.ndarray, c: float, seed: int) -> float:
+    """The attack's ROC AUC on held-out members vs non-members, mean over stratified folds (5, or
+    as many as the smaller side has images)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    x, y = _labelled(members, non_members)
+    folds = StratifiedKFold(n_splits=min(5, len(members), len(non_members)), shuffle=True, random_state=seed)
+    return float(cross_val_score(_attack(c), x, y, cv=folds, scoring="roc_auc").mean())
+
+
+def membership_efficacy(members: np.ndarray, non_members: np.ndarray, targets: np.ndarray, c: float) -> float:
+    """Share of `targets` a classifier trained on members (1) vs non-members (0) calls non-members."""
+    classifier = _attack(c)
+    classifier.fit(*_labelled(members, non_members))
     return float(1.0 - classifier.predict(targets).mean())

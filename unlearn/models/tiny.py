@@ -64,6 +64,19 @@ def find_cached(cfg) -> Path | None:
     return None
 
 
+def retrained(backbone, forget, dataset: str, asked_by: str, seed_offset: int = 0, instead: str = "") -> DictConfig:
+    """The backbone config of a tiny CLIP pretrained again without the forget spec's images (same
+    recipe, pretraining seed + `seed_offset`): exact unlearning, cached like every tiny checkpoint.
+    Only the tiny CLIPs of the embedded world can be; the error names `asked_by`, and `instead`."""
+    if backbone.pretrained != "synthetic" or backbone.pretrain is None or dataset != "synthetic":
+        raise UnlearnError(f"{asked_by} pretrains a tiny CLIP on the embedded world again; backbone {backbone.name} "
+                           f"on dataset {dataset} cannot be; valid: tiny_rn, tiny_vit on dataset=synthetic{instead}")
+    cfg = OmegaConf.create(OmegaConf.to_container(backbone, resolve=True))  # standalone: nothing left to resolve
+    cfg.pretrain.leave_out = {"classes": list(forget.classes), "attributes": dict(forget.attributes)}
+    cfg.pretrain.seed = int(cfg.pretrain.seed) + seed_offset
+    return cfg
+
+
 def load_or_pretrain(cfg) -> torch.nn.Module:
     path = find_cached(cfg)
     if path is None:

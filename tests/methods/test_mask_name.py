@@ -1,0 +1,38 @@
+"""mask_name, the shallow control: only the forget names' token rows change; the class's zero-shot
+accuracy falls while everything else stays; a subgroup spec is rejected with one line."""
+
+import torch
+
+from tests.conftest import DEBUG, read_metrics
+from tests.methods.helpers import changed, weights
+from unlearn.methods import METHODS
+from unlearn.methods.mask_name import name_tokens
+
+
+def test_only_the_forget_names_token_rows_change(method_ctx):
+    ctx = method_ctx("mask_name")
+    before = weights(ctx.model)
+    METHODS.get("mask_name").run(ctx)
+    after = weights(ctx.model)
+    assert changed(before, after) == {"token_embedding.weight"}
+    rows = torch.nonzero((before["token_embedding.weight"] != after["token_embedding.weight"]).any(1)).flatten().tolist()
+    names = [ctx.bench.classnames[c] for c in ctx.task.forget_classes]
+    kept = name_tokens(ctx.tokenizer, [ctx.bench.classnames[c] for c in ctx.kept_classes])
+    assert rows and set(rows) == name_tokens(ctx.tokenizer, names) - kept
+    assert ctx.summaries["mask_name/tokens"] == len(rows)
+
+
+def test_a_masked_class_is_forgotten_zero_shot_and_nothing_else_moves(cli):
+    proc, run_dir = cli(*DEBUG, "method=mask_name", "forget=synthetic_class_arrow")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = read_metrics(run_dir)
+    before, after = metrics["before"], metrics["after"]
+    assert after["forget/acc"] <= 0.2 * before["forget/acc"]
+    assert after["retain/acc"] >= before["retain/acc"] - 0.01 and after["others/acc"] >= before["others/acc"] - 0.01
+
+
+def test_a_colour_subgroup_is_rejected_with_one_line(cli):
+    proc, run_dir = cli(*DEBUG, "method=mask_name", "forget=synthetic_subgroup_red_circle")
+    assert proc.returncode != 0 and not (run_dir / "metrics.json").exists()
+    assert "method=mask_name hides whole class names; forget=synthetic_subgroup_red_circle" in proc.stderr
+    assert "Traceback" not in proc.stderr
