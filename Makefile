@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint test-slow test-gpu bench pretrain tables tables-synthetic check-report clean docs docs-serve
+.PHONY: setup run test lint test-slow test-gpu bench pretrain tables tables-synthetic check-report audit-validity clean docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -63,6 +63,12 @@ tables: setup
 REPORT ?=
 tables-synthetic: setup
 	$(PY) experiments/reproduce.py --synthetic $(if $(REPORT),--report $(REPORT)) $(ARGS)
+
+# The audit's meta-evaluation (experiments/audit_validity.py): the original, the shallow control
+# (mask_name) and the deep control (retrain) per forget spec and pretraining seed, every audit measure
+# judged on them; writes experiments/results/audit_validity/. Retrained models are cached (one-time cost).
+audit-validity: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/audit_validity.py $(ARGS)
 
 clean:
 	rm -rf outputs/runs outputs/multiruns outputs/tables

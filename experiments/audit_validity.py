@@ -1,0 +1,193 @@
+"""Meta-evaluation of the audit (`make audit-validity`): can each measure tell forgetting that only
+hides from forgetting that goes deep, where the answer is known?
+
+    python experiments/audit_validity.py                      # the committed configuration (below)
+    python experiments/audit_validity.py --specs synthetic_class_arrow --seeds 0 1 --out /tmp/v \
+        --extra backbone.pretrain.steps=2 debug=default       # a small one (the test runs this)
+
+For each forget spec and tiny CLIP pretraining seed it runs, through `python -m unlearn` with
+`audit=standard`, three models whose depth is known by construction: the original (nothing
+forgotten), the shallow control `method=mask_name` (the names hidden, the image tower untouched) and
+the deep control `method=retrain` (pretrained again without the images). A colour or style
+subgroup has no shallow control (its name is its siblings' too): only the original and the deep
+control run there, and no measure can be judged on it.
+
+Per measure and spec, over the pretraining seeds (k models of each control):
+
+| column | what |
+|---|---|
+| `auroc` | how well the measure, read in its "more knowledge" direction, ranks every shallow control above every deep one (scikit-learn's ROC AUC; 1 = always, 0.5 = chance). With k = 3 a perfect 1 arises by chance with probability 1/20 |
+| `effect` | (mean shallow − mean deep) in that direction, over `noise`: the pooled standard deviation of the two controls over pretraining seeds (the noise floor) |
+| `ordered` | original ≥ shallow > deep in that direction, on the means |
+| `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it) |
+
+Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>.png`; the sweeps go to
+`<out>/runs/<spec>` (fixed folders: a second run resumes, and retrained models are cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from unlearn.config import register_resolvers
+from unlearn.plotting import figure, save_png
+from unlearn.report import Run, audited, collect
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "experiments" / "results" / "audit_validity"
+SPECS = ("synthetic_class_circle", "synthetic_class_arrow", "synthetic_class_star_heart_arrow",
+         "synthetic_subgroup_circle", "synthetic_subgroup_red_circle")
+SEEDS = (0, 1, 2)
+CONTROLS = {"original": "original", "mask_name": "shallow", "retrain": "deep"}
+# measure -> (+1: a higher value means more knowledge of the forget set is left, -1: less; description)
+MEASURES = {
+    "forget/acc": (+1, "zero-shot forget accuracy"),
+    "relearn/1/forget/acc": (+1, "forget accuracy after 1 relearning step"),
+    "relearn/3/forget/acc": (+1, "after 3 relearning steps"),
+    "relearn/10/forget/acc": (+1, "after 10 relearning steps"),
+    "relearn/steps_to_half": (-1, "relearning steps to half the original's forget accuracy (never: NEVER_STEPS)"),
+    "probe/forget/acc": (+1, "linear probe on the image features, forget images"),
+    "mia/efficacy": (-1, "share of forget images the membership attack calls unseen (null: no power)"),
+    "prompts/worst": (+1, "the highest forget accuracy over the other prompt sets"),
+}
+NEVER_STEPS = 60  # steps_to_half null (not back within the last k, 30): ranked after every k
+MIN_EFFECT = 2.0  # the shallow-deep gap a signal must exceed, in noise floors
+
+
+def has_shallow_control(spec: str) -> bool:
+    """A spec of whole classes: their names can be hidden. A colour or style subgroup's cannot."""
+    from omegaconf import OmegaConf
+
+    return not OmegaConf.load(ROOT / "conf" / "forget" / f"{spec}.yaml").get("attributes")
+
+
+def run_sweeps(specs: list[str], seeds: list[int], out: Path, extra: list[str]) -> None:
+    for spec in specs:
+        methods = ",".join(m for m in CONTROLS if m != "mask_name" or has_shallow_control(spec))
+        command = [sys.executable, "-m", "unlearn", "-m", f"method={methods}", f"forget={spec}",
+                   f"backbone.pretrain.seed={','.join(map(str, seeds))}", "audit=standard", "logger=none",
+                   *extra, f"hydra.sweep.dir={out / 'runs' / spec}"]
+        print(f"{spec}: {' '.join(command[3:])}", flush=True)
+        proc = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"})
+        if proc.returncode != 0:
+            raise SystemExit(f"the sweep of {spec} failed (exit {proc.returncode}); its log: {out / 'runs' / spec}")
+
+
+def measured(run: Run) -> dict[str, float]:
+    """The unlearned model's value of every MEASURE (NEVER_STEPS for a relearning that never came back)."""
+    values = audited(run, "unlearned") | {"forget/acc": run.result.after.get("forget/acc")}
+    if "relearn/steps_to_half" in values and values["relearn/steps_to_half"] is None:
+        values["relearn/steps_to_half"] = NEVER_STEPS
+    return {k: v for k, v in values.items() if k in MEASURES and v is not None and not math.isnan(v)}
+
+
+def judge(original: list[float], shallow: list[float], deep: list[float], sign: int) -> dict:
+    """One measure on one spec: auroc, effect, noise, ordered, verdict (the module docstring)."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(shallow) < 2 or len(deep) < 2:
+        return {"auroc": None, "effect": None, "noise": None, "ordered": None,
+                "verdict": "no signal (too few values: no shallow control, or the measure undefined)"}
+    s, d = sign * np.asarray(shallow), sign * np.asarray(deep)
+    auroc = float(roc_auc_score([1] * len(s) + [0] * len(d), np.concatenate([s, d])))
+    noise = float(math.sqrt((s.var(ddof=1) + d.var(ddof=1)) / 2))
+    gap = float(s.mean() - d.mean())
+    effect = gap / noise if noise > 0 else (math.inf if gap > 0 else 0.0)
+    ordered = bool(original) and sign * float(np.mean(original)) >= s.mean() > d.mean()
+    signal = auroc == 1.0 and effect >= MIN_EFFECT
+    return {"auroc": auroc, "effect": effect, "noise": noise, "ordered": ordered,
+            "verdict": "signal" if signal else "no signal"}
+
+
+def evaluate(runs: list[Run]) -> list[dict]:
+    """One row per (spec, measure) over the runs' controls."""
+    rows = []
+    for spec in sorted({r.result.forget for r in runs}):
+        by_kind: dict[str, list[dict[str, float]]] = {kind: [] for kind in CONTROLS.values()}
+        for run in runs:
+            if run.result.forget == spec and run.result.method in CONTROLS:
+                by_kind[CONTROLS[run.result.method]].append(measured(run))
+        for key, (sign, description) in MEASURES.items():
+            values = {kind: [m[key] for m in found if key in m] for kind, found in by_kind.items()}
+            rows.append({"spec": spec, "measure": key, "description": description,
+                         **{f"{kind} mean": (float(np.mean(v)) if v else None) for kind, v in values.items()},
+                         **judge(values["original"], values["shallow"], values["deep"], sign)})
+    return rows
+
+
+def write(rows: list[dict], runs: list[Run], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    header = list(rows[0])
+    with (out / "validity.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["# Audit validity", "", "Each measure against controls with a known answer (experiments/audit_validity.py): "
+             "shallow = method=mask_name, deep = method=retrain; AUROC and effect over pretraining seeds.", ""]
+    for spec in dict.fromkeys(r["spec"] for r in rows):
+        lines += [f"## {spec}", "", "| measure | original | shallow | deep | AUROC | effect | ordered | verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in (r for r in rows if r["spec"] == spec):
+            cells = [_fmt(r[k]) for k in ("original mean", "shallow mean", "deep mean", "auroc", "effect")]
+            lines.append(f"| `{r['measure']}` | " + " | ".join(cells) + f" | {_fmt(r['ordered'])} | {r['verdict']} |")
+        lines += ["", f"![validity_{spec}](validity_{spec}.png)", ""]
+        plot(spec, runs, out / f"validity_{spec}.png")
+    (out / "validity.md").write_text("\n".join(lines))
+
+
+def plot(spec: str, runs: list[Run], path: Path) -> Path:
+    keys = list(MEASURES)
+    fig = figure(1.3 * len(keys) + 1, 3.6)
+    ax = fig.subplots()
+    for j, (method, kind) in enumerate(CONTROLS.items()):
+        for run in (r for r in runs if r.result.forget == spec and r.result.method == method):
+            values = measured(run)
+            xs = [i + 0.2 * (j - 1) for i, k in enumerate(keys) if k in values]
+            ys = [values[k] / (NEVER_STEPS if k == "relearn/steps_to_half" else 1) for k in keys if k in values]
+            ax.plot(xs, ys, "o", color=f"C{j}", alpha=0.7, label=kind)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7)
+    ax.set_xticks(range(len(keys)), [k.replace("/forget/acc", "").replace("relearn/", "relearn@") for k in keys],
+                  rotation=30, fontsize=7, ha="right")
+    ax.set_ylabel(f"value (steps to half / {NEVER_STEPS})")
+    ax.set_title(f"{spec}: the controls per measure, one dot per pretraining seed", fontsize=9)
+    ax.grid(alpha=0.3)
+    return save_png(fig, path, dpi=110)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:.3f}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--specs", nargs="+", default=list(SPECS), help="forget presets")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="tiny CLIP pretraining seeds")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the sweeps and the tables go")
+    parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
+    args = parser.parse_args(argv)
+    register_resolvers()
+    run_sweeps(args.specs, args.seeds, args.out, args.extra)
+    runs, skipped = collect([args.out / "runs" / spec for spec in args.specs])
+    for path, why in skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    write(evaluate(runs), runs, args.out)
+    print(f"wrote {args.out / 'validity.md'} and validity.csv from {len(runs)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
