@@ -224,7 +224,7 @@ def unit_values(runs: list[Run], phase: str) -> dict[str, dict[tuple, float]]:
     for run in runs:
         metrics = getattr(run.result, phase)
         for key, value in metrics.items():
-            if isinstance(value, (int, float)) and value is not None and math.isfinite(value):
+            if isinstance(value, (int, float)) and math.isfinite(value):
                 out[key][unit(run)] = display_value(key, value)
         if phase == "after":
             for key in EXTRA_COLUMNS:
@@ -465,7 +465,7 @@ def audited(run: Run, model: str) -> dict[str, float]:
 
 
 def _against_reference(result: RunResult) -> dict:
-    """ToW and the mean gap to the reference, when the run had one (AUDIT_COLUMNS' extra keys)."""
+    """ToW, the mean gap and the depths (DEPTH_COLUMNS) against the reference, when the run had one."""
     if "gap" not in result.audit:
         return {}
     depth = result.audit.get("depth", {})
