@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import ROOT, compose_config
 from unlearn.curves import write_curve
-from unlearn.report import DEFAULT_REFERENCE_DIR, load_references, main, report
+from unlearn.report import DEFAULT_REFERENCE_DIR, load_references, main, report, variant_label
 
 SUITES = ("zeroshot/heldout_pairs/acc",)
 
@@ -280,3 +280,9 @@ def test_the_best_method_and_its_ties_are_bold_and_compare_prints_paired_differe
     assert "+30.33" in line and " n 3" in line  # emmn − grad_ascent, seed by seed: 30, 31, 30 points
     assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out2"), "--compare", "emmn", "nope"]) == 1
     assert "no table has rows of both methods 'emmn' and 'nope'" in capsys.readouterr().err
+
+
+def test_what_only_adds_measurements_names_no_variant():
+    """The audit and its reference, or a metric added to before/after, leave the unlearning alone."""
+    overrides = ["audit=standard", "audit.reference=retrain", "+metric@eval.metrics.mia=mia", "method.lr=1", "seed=0"]
+    assert variant_label(overrides) == "method.lr=1"

@@ -11,7 +11,7 @@ With a reference, `audit/gap/<key>` = |unlearned − reference| for every accura
 have (the zero-shot accuracies included), `audit/gap/mean` their mean, and `audit/tow` = ∏ over
 forget, retain and others of (1 − |acc_unlearned − acc_reference|) (ToW, Zhao et al. 2024: 1 means
 indistinguishable from the reference), and `audit/depth/<key>` = (original − unlearned) /
-(original − reference) for every accuracy-like value all three have: 0 = as shallow as the original
+(original − reference) for every accuracy all three have: 0 = as shallow as the original
 (nothing forgotten by this measure), 1 = as deep as the reference (beyond 1 or below 0: past either).
 Where the original and the reference differ by less than `audit.min_gap` the ratio would divide
 noise by noise: depth is null there, with the reason under `undefined` (e.g. a colour subgroup, which
@@ -77,11 +77,12 @@ def compare(after: dict, unlearned: dict, reference: dict) -> tuple[dict, float 
 
 
 def depth(original: dict, unlearned: dict, reference: dict, min_gap: float) -> dict[str, float]:
-    """key -> (original − unlearned) / (original − reference) for every accuracy-like value of all
+    """key -> (original − unlearned) / (original − reference) for every accuracy (`.../acc`) of all
     three, `Undefined` where the original and the reference differ by less than `min_gap`."""
     out: dict[str, float] = {}
     for key, before in original.items():
-        if not (_is_share(before) and _is_share(unlearned.get(key)) and _is_share(reference.get(key))):
+        if not (key.endswith("/acc") and _is_share(before) and _is_share(unlearned.get(key))
+                and _is_share(reference.get(key))):
             continue
         span = before - reference[key]
         if abs(span) < min_gap:

@@ -165,7 +165,7 @@ def variant_label(overrides: list[str]) -> str:
     kept = []
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
-        if key.split("@")[-1].startswith("eval.metrics"):  # a measurement added: the same unlearning
+        if key.split("@")[-1].startswith(MEASUREMENT_ONLY):  # a measurement added or set: the same unlearning
             continue
         if (key.split("@")[0] not in NOT_VARIANT_KEYS and key.rsplit(".", 1)[-1] not in LOADING_FIELDS
                 and not key.startswith(NOT_VARIANT_GROUPS)):
@@ -450,8 +450,9 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 }
 
 
-# depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the measures that read the image features
-DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/10/forget/acc": "Relearn@10 depth ↑"}
+# depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the two measures that told the
+# shallow control from the deep one on class arrow (docs/audit.md, "Controls with known answers")
+DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/1/forget/acc": "Relearn@1 depth ↑"}
 
 
 def audited(run: Run, model: str) -> dict[str, float]:
