@@ -22,7 +22,8 @@ Per measure and spec, over the pretraining seeds (k models of each control):
 | `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it) |
 
 Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>.png`; the sweeps go to
-`<out>/runs/<spec>` (fixed folders: a second run resumes, and retrained models are cached).
+`<runs>/<spec>` (fixed folders: a second run resumes, and retrained models are cached; `--no-sweep`
+only reads them, e.g. after sweeps run side by side with `--specs` each).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from unlearn.report import Run, audited, collect
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "experiments" / "results" / "audit_validity"
+RUNS = ROOT / "outputs" / "audit_validity"
 SPECS = ("synthetic_class_circle", "synthetic_class_arrow", "synthetic_class_star_heart_arrow",
          "synthetic_subgroup_circle", "synthetic_subgroup_red_circle")
 SEEDS = (0, 1, 2)
@@ -69,16 +71,16 @@ def has_shallow_control(spec: str) -> bool:
     return not OmegaConf.load(ROOT / "conf" / "forget" / f"{spec}.yaml").get("attributes")
 
 
-def run_sweeps(specs: list[str], seeds: list[int], out: Path, extra: list[str]) -> None:
+def run_sweeps(specs: list[str], seeds: list[int], runs: Path, extra: list[str]) -> None:
     for spec in specs:
         methods = ",".join(m for m in CONTROLS if m != "mask_name" or has_shallow_control(spec))
         command = [sys.executable, "-m", "unlearn", "-m", f"method={methods}", f"forget={spec}",
                    f"backbone.pretrain.seed={','.join(map(str, seeds))}", "audit=standard", "logger=none",
-                   *extra, f"hydra.sweep.dir={out / 'runs' / spec}"]
+                   *extra, f"hydra.sweep.dir={runs / spec}"]
         print(f"{spec}: {' '.join(command[3:])}", flush=True)
         proc = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"})
         if proc.returncode != 0:
-            raise SystemExit(f"the sweep of {spec} failed (exit {proc.returncode}); its log: {out / 'runs' / spec}")
+            raise SystemExit(f"the sweep of {spec} failed (exit {proc.returncode}); its log: {runs / spec}")
 
 
 def measured(run: Run) -> dict[str, float]:
@@ -176,12 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--specs", nargs="+", default=list(SPECS), help="forget presets")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="tiny CLIP pretraining seeds")
-    parser.add_argument("--out", type=Path, default=OUT, help="where the sweeps and the tables go")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the tables and plots go")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="where the sweeps go")
+    parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
     parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
     args = parser.parse_args(argv)
     register_resolvers()
-    run_sweeps(args.specs, args.seeds, args.out, args.extra)
-    runs, skipped = collect([args.out / "runs" / spec for spec in args.specs])
+    if not args.no_sweep:
+        run_sweeps(args.specs, args.seeds, args.runs, args.extra)
+    runs, skipped = collect([args.runs / spec for spec in args.specs])
     for path, why in skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     write(evaluate(runs), runs, args.out)

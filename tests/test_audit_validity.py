@@ -33,7 +33,7 @@ def test_a_small_meta_evaluation_runs_end_to_end(tmp_path):
     """One class spec, two pretraining seeds of 2-step tiny CLIPs, debug sizes: the three controls
     per seed run through the CLI, and every measure gets a row."""
     code = audit_validity.main(["--specs", "synthetic_class_arrow", "--seeds", "0", "1", "--out", str(tmp_path),
-                                "--extra", "backbone.pretrain.steps=2", "debug=default"])
+                                "--runs", str(tmp_path / "runs"), "--extra", "backbone.pretrain.steps=2", "debug=default"])
     assert code == 0
     rows = list(csv.DictReader((tmp_path / "validity.csv").open()))
     assert {r["measure"] for r in rows} == set(audit_validity.MEASURES)
