@@ -18,11 +18,12 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results" / "synthetic"
+VALIDITY = ROOT / "experiments" / "results" / "audit_validity"  # included by docs/audit.md, the same way
 CONF = ROOT / "conf"
 
 
 def on_files(files, config):
-    for png in sorted(RESULTS.glob("*.png")):
+    for png in sorted([*RESULTS.glob("*.png"), *VALIDITY.glob("*.png")]):
         files.append(File.generated(config, png.name, abs_src_path=str(png)))
     return files
 

@@ -103,7 +103,7 @@ def judge(original: list[float], shallow: list[float], deep: list[float], sign: 
     noise = float(math.sqrt((s.var(ddof=1) + d.var(ddof=1)) / 2))
     gap = float(s.mean() - d.mean())
     effect = gap / noise if noise > 0 else (math.inf if gap > 0 else 0.0)
-    ordered = bool(original) and sign * float(np.mean(original)) >= s.mean() > d.mean()
+    ordered = bool(original) and bool(sign * float(np.mean(original)) >= s.mean() > d.mean())
     signal = auroc == 1.0 and effect >= MIN_EFFECT
     return {"auroc": auroc, "effect": effect, "noise": noise, "ordered": ordered,
             "verdict": "signal" if signal else "no signal"}
@@ -158,7 +158,9 @@ def plot(spec: str, runs: list[Run], path: Path) -> Path:
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=7)
-    ax.set_xticks(range(len(keys)), [k.replace("/forget/acc", "").replace("relearn/", "relearn@") for k in keys],
+    names = ["steps to half" if k == "relearn/steps_to_half" else k.replace("/forget/acc", "").replace("relearn/", "relearn@")
+             for k in keys]
+    ax.set_xticks(range(len(keys)), names,
                   rotation=30, fontsize=7, ha="right")
     ax.set_ylabel(f"value (steps to half / {NEVER_STEPS})")
     ax.set_title(f"{spec}: the controls per measure, one dot per pretraining seed", fontsize=9)
