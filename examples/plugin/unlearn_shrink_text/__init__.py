@@ -21,13 +21,8 @@ import torch
 from unlearn.config.ranges import fraction
 from unlearn.config.schema import MethodConfig, MetricConfig
 from unlearn.methods import METHODS
+from unlearn.methods.mask_name import name_tokens  # the shallow control spells names the same way
 from unlearn.metrics import METRICS
-
-
-def name_tokens(tokenizer, names: list[str]) -> list[int]:
-    """The token ids that spell `names`, without the start, end and padding tokens."""
-    special = set(tokenizer([""])[0].tolist())
-    return sorted({int(t) for t in tokenizer(names).flatten().tolist()} - special)
 
 
 @dataclass
@@ -39,7 +34,7 @@ class ShrinkTextConfig(MethodConfig):
 @METHODS.register("shrink_text", ShrinkTextConfig, rank=85)
 def shrink_text(ctx) -> None:
     names = [ctx.bench.classnames[c] for c in ctx.task.forget_classes]
-    tokens = name_tokens(ctx.tokenizer, names)
+    tokens = sorted(name_tokens(ctx.tokenizer, names))
     with torch.no_grad():
         ctx.model.token_embedding.weight[tokens] *= ctx.cfg.scale
     ctx.summary({"shrink_text/tokens": len(tokens)})
