@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint test-slow test-gpu bench pretrain tables tables-synthetic check-report audit-validity clean docs docs-serve
+.PHONY: setup run test lint test-slow test-gpu test-cluster bench pretrain tables tables-synthetic check-report audit-validity clean docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,12 @@ test-slow: setup
 # On a machine with CUDA: every method on the GPU against the CPU, and the real architectures' throughput.
 test-gpu: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -s -m gpu $(PYTEST_ARGS)
+
+# Sweeps submitted to a real Slurm: tests/cluster/slurm.sh installs (Debian packages, as root) and starts a
+# one-node Slurm with accounting, the tests submit through the CLI (docs/cluster-tutorial.md), then it stops
+# what it started. ~5 min. UNLEARN_REQUIRE_SLURM=1 (CI) fails instead of skipping where Slurm cannot start.
+test-cluster: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -m cluster $(PYTEST_ARGS) tests/cluster
 
 # What a real-scale job costs, with the caches on and off: a fake 1000-class ImageNet (written once under
 # outputs/bench/data) and the miniature real architectures, on the CPU (~7 min; docs/performance.md).

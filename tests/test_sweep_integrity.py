@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.conftest import DEBUG, ROOT, compose_config, job_dirs, read_metrics, run_cli
 from unlearn.errors import UnlearnError
-from unlearn.run import check_config
+from unlearn.run import Interrupted, check_config, interruptible
 from unlearn.rundir import write_metrics
 
 
@@ -95,6 +95,35 @@ def test_sigterm_marks_the_job_interrupted_and_the_next_launch_reruns_it(tmp_pat
 
     proc = run_cli("debug=default", "logger=none", f"hydra.run.dir={run_dir}", cwd=ROOT)  # another launch runs it
     assert proc.returncode == 0 and "skipping" not in proc.stdout + proc.stderr and status(run_dir)["status"] == "complete"
+    history = [(step["status"], step.get("signal")) for step in status(run_dir)["history"]]
+    assert history == [("running", None), ("interrupted", "SIGTERM"), ("running", None), ("complete", None)]
+
+
+def test_usr2_in_a_submitit_job_is_submitits_requeue_then_an_interruption():
+    """Slurm's warning before a time limit: submitit's own handler (checkpoint, `scontrol requeue`,
+    exit) runs first, then the job records SIGUSR2; when submitit does not requeue, its error stands."""
+    calls = []
+
+    def requeue_and_exit(signum, frame):
+        calls.append(signum)
+        raise SystemExit(-1)
+
+    def no_more_requeues(signum, frame):
+        raise RuntimeError("Job not requeued because: timed-out too many times.")
+
+    previous = signal.signal(signal.SIGUSR2, requeue_and_exit)
+    try:
+        with pytest.raises(Interrupted) as caught, interruptible():
+            os.kill(os.getpid(), signal.SIGUSR2)
+            time.sleep(5)
+        assert calls == [signal.SIGUSR2] and caught.value.signal == "SIGUSR2"
+        assert signal.getsignal(signal.SIGUSR2) is requeue_and_exit  # restored afterwards
+        signal.signal(signal.SIGUSR2, no_more_requeues)
+        with pytest.raises(RuntimeError, match="timed-out too many times"), interruptible():
+            os.kill(os.getpid(), signal.SIGUSR2)
+            time.sleep(5)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
 
 
 def _read(path: Path) -> str:

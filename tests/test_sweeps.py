@@ -12,6 +12,7 @@ from hydra.types import RunMode
 
 import unlearn.run
 from tests.conftest import DEBUG, ROOT, compose_config, job_dir, job_dirs, read_metrics, run_cli
+from unlearn.errors import UnlearnError
 from unlearn.report import report
 
 RESULTS = ("before", "after", "score")
@@ -78,6 +79,34 @@ def test_launcher_and_sweeper_presets_compose():
     assert (launcher.cpus_per_task, launcher.mem_gb) == (9, 32)
     assert str(sweeper.direction) in ("maximize", "Direction.maximize") and sweeper.sampler.seed == 0
     assert Path(cfg.hydra.sweep.dir).is_absolute() and Path(cfg.hydra.run.dir).is_absolute()
+
+
+def test_the_cpu_slurm_preset_is_the_slurm_one_without_a_gpu():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm_cpu"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.unlearn_launchers.SlurmLauncher"
+    assert (launcher.gpus_per_node, launcher.cpus_per_task, launcher.mem_gb, launcher.timeout_min) == (0, 1, 4, 60)
+    assert (launcher.signal_delay_s, launcher.max_num_timeout, launcher.array_parallelism) == (120, 3, 32)
+
+
+def test_a_job_that_left_no_result_is_a_failure_naming_its_scheduler_state():
+    from submitit.core.utils import UncompletedJobError
+
+    from hydra_plugins.unlearn_launchers import result_of
+
+    class Cancelled:
+        job_id, state, paths = "12_1", "CANCELLED by 0", SimpleNamespace(stderr="/sweep/.submitit/12_1/12_1_0_log.err")
+
+        def results(self):
+            raise UncompletedJobError("Job 12_1 (task: 0) with path ... has not produced any output (state: CANCELLED)")
+
+    result = result_of(Cancelled(), ["seed=1"])
+    assert result.status.name == "FAILED" and result.overrides == ["seed=1"]
+    with pytest.raises(UnlearnError, match=r"job 12_1 \(seed=1\) ended without a result: CANCELLED by 0; its log: "):
+        _ = result.return_value
 
 
 def test_wandb_group_is_the_experiment_else_the_sweep_folder(monkeypatch):

@@ -28,7 +28,7 @@ from hydra.types import RunMode
 
 log = logging.getLogger(__name__)
 
-LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
+LOCAL_LAUNCHER = "hydra_plugins.unlearn_launchers.LocalLauncher"
 POLL_S = 2.0
 
 

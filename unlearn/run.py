@@ -216,18 +216,27 @@ def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
         settle(run_dir, "interrupted", digest, signal=cause)
         log.error("interrupted by %s; the job runs again on the next launch of this sweep", cause)
         if job is not None:
-            job.logger.finish(failed=True)
+            finish_after_failure(job)
         if isinstance(err, Interrupted):
             raise SystemExit(128 + err.signum) from None  # the shell's convention for "killed by signal N"
         raise
     except BaseException as err:
         settle(run_dir, "failed", digest, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
         if job is not None:
-            job.logger.finish(failed=True)
+            finish_after_failure(job)
         if isinstance(err, OSError) and err.errno in STORAGE_ERRORS:  # a full disk, wherever the job was writing
             raise UnlearnError(f"cannot write {err.filename or 'a file'} ({err.strerror}); the job stopped, and "
                                f"nothing in {run_dir} says complete") from None
         raise
+
+
+def finish_after_failure(job: Job) -> None:
+    """The logger's end after an interruption or a failure. Its own error must not replace why the
+    job ended: Slurm signals every process of a job, W&B's service included, which is then gone."""
+    try:
+        job.logger.finish(failed=True)
+    except Exception as err:  # noqa: BLE001 - whatever the logger raises, the job's end stands
+        log.warning("the logger could not finish its run (%s: %s)", type(err).__name__, err)
 
 
 def write_results(cfg: DictConfig, job: Job, result: RunResult) -> None:
@@ -269,7 +278,9 @@ INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 @contextlib.contextmanager
 def interruptible():
     """Turn INTERRUPTING_SIGNALS into `Interrupted` while the job works, so that its status says so
-    before the process ends (handlers can only be set in the main thread; elsewhere nothing changes)."""
+    before the process ends, and likewise SIGUSR2 in a submitit job once submitit's own handler has
+    asked Slurm to requeue the job (when it does not, its error fails the job). Handlers can only be
+    set in the main thread; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -277,7 +288,18 @@ def interruptible():
     def interrupt(signum, frame):
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, interrupt) for s in INTERRUPTING_SIGNALS}
+    handlers = dict.fromkeys(INTERRUPTING_SIGNALS, interrupt)
+    submitit_requeue = signal.getsignal(signal.SIGUSR2)
+    if callable(submitit_requeue):  # a submitit job: Slurm's warning before a time limit or a preemption
+
+        def requeue(signum, frame):
+            try:
+                submitit_requeue(signum, frame)  # checkpoints, asks Slurm to requeue the job, then exits
+            except SystemExit:
+                raise Interrupted(signum) from None
+
+        handlers[signal.SIGUSR2] = requeue
+    previous = {s: signal.signal(s, handler) for s, handler in handlers.items()}
     try:
         yield
     finally:

@@ -4,7 +4,7 @@
 |-------------------------|--------------------------------------|---------------------------------------------------|
 | `.hydra/config.yaml`    | by Hydra, before the job starts      | the composed config (interpolations unresolved)   |
 | `.hydra/overrides.yaml` | by Hydra                             | the command line's overrides                      |
-| `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `owner` (host, pid and start time of the process that wrote it), `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal` |
+| `status.json`           | at the start and at the end, atomically | `status` (`STATUSES`), `config_hash`, `owner` (host, pid and start time of the process that wrote it), `launch` (the sweep launch that wrote it), `skipped` (resume found it complete), on failure `error` and `traceback`, on interruption `signal`; `history`: every status the folder had, oldest first (`status`, `at`, `launch`, `skipped`, `signal`), e.g. running, interrupted, running, complete for a requeued job |
 | `.launches/<id>.json`   | with status.json, by a job of sweep launch `<id>` | what that launch did with the job: status.json's fields, or `elsewhere` (another process held the job) with that process as `owner` |
 | `.lock`                 | held (flock) while a process works in the folder | that process (host, pid, start time): a second process finds it held and leaves the job to the first |
 | `metrics.json`          | atomically, only once the job succeeded | the job's `RunResult` (unlearn/results.py: every field and key), `cost` per phase with `JOB_PHASES` at the top (strict JSON: an undefined value is null) |
@@ -59,6 +59,8 @@ JOB_PHASES = ("load_data", "check_images", "cache_data", "before_eval", "audit_o
 ARTIFACTS_DIR = "artifacts"  # a method's own files, moved as a whole
 RESULT_FILES = ("metrics.json", "model.pt", ARTIFACTS_DIR, "wandb")
 LAUNCH_ENV = "UNLEARN_LAUNCH_ID"  # set by the sweep summary callback for the jobs of one launch
+HISTORY_DETAILS = ("skipped", "signal")  # what status.json's `history` keeps of each status besides its time
+HISTORY_LENGTH = 100  # the newest statuses kept (a folder resumed by many launches adds one each)
 
 
 def config_hash(cfg: DictConfig, exclude: tuple[str, ...] = ()) -> str:
@@ -133,11 +135,16 @@ def read_json(path: Path) -> Any:
 
 
 def write_status(run_dir: Path, status: str, digest: str, **details) -> None:
-    """status.json, owned by this process, and the launch's record of the job when a sweep runs it."""
+    """status.json, owned by this process, with the folder's status history, and the launch's record
+    of the job when a sweep runs it."""
     assert status in STATUSES, status
     launch = {"launch": os.environ[LAUNCH_ENV]} if LAUNCH_ENV in os.environ else {}
+    earlier = read_json(run_dir / "status.json")
+    history = earlier.get("history", []) if isinstance(earlier, dict) else []
+    step = {"status": status, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **launch,
+            **{key: details[key] for key in HISTORY_DETAILS if key in details}}
     payload = {"status": status, "config_hash": digest, "owner": this_process(), **launch, **details}
-    write_json(run_dir / "status.json", payload)
+    write_json(run_dir / "status.json", payload | {"history": [*history, step][-HISTORY_LENGTH:]})
     record_launch(run_dir, payload)
 
 
