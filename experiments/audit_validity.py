@@ -83,6 +83,17 @@ def run_sweeps(specs: list[str], seeds: list[int], runs: Path, extra: list[str])
             raise SystemExit(f"the sweep of {spec} failed (exit {proc.returncode}); its log: {runs / spec}")
 
 
+def newest_per_model(runs: list[Run]) -> tuple[list[Run], list[Run]]:
+    """One run per (spec, backbone, control, pretraining seed, seed), the newest: a sweep folder keeps
+    the runs of a control's earlier configs (an earlier version of mask_name) beside the current one."""
+    newest: dict[tuple, Run] = {}
+    for run in sorted(runs, key=lambda r: (r.path / "metrics.json").stat().st_mtime_ns):
+        r = run.result
+        newest[(r.forget, r.backbone, r.method, run.pretrain_seed, r.seed)] = run
+    kept = set(map(id, newest.values()))
+    return list(newest.values()), [run for run in runs if id(run) not in kept]
+
+
 def measured(run: Run) -> dict[str, float]:
     """The unlearned model's value of every MEASURE (NEVER_STEPS for a relearning that never came back)."""
     values = audited(run, "unlearned") | {"forget/acc": run.result.after.get("forget/acc")}
@@ -110,16 +121,16 @@ def judge(original: list[float], shallow: list[float], deep: list[float], sign: 
 
 
 def evaluate(runs: list[Run]) -> list[dict]:
-    """One row per (spec, measure) over the runs' controls."""
+    """One row per (spec, backbone, measure) over the runs' controls (the columns unlearn/validity.py reads)."""
     rows = []
-    for spec in sorted({r.result.forget for r in runs}):
+    for spec, backbone in sorted({(r.result.forget, r.result.backbone) for r in runs}):
         by_kind: dict[str, list[dict[str, float]]] = {kind: [] for kind in CONTROLS.values()}
         for run in runs:
-            if run.result.forget == spec and run.result.method in CONTROLS:
+            if (run.result.forget, run.result.backbone) == (spec, backbone) and run.result.method in CONTROLS:
                 by_kind[CONTROLS[run.result.method]].append(measured(run))
         for key, (sign, description) in MEASURES.items():
             values = {kind: [m[key] for m in found if key in m] for kind, found in by_kind.items()}
-            rows.append({"spec": spec, "measure": key, "description": description,
+            rows.append({"spec": spec, "backbone": backbone, "measure": key, "description": description,
                          **{f"{kind} mean": (float(np.mean(v)) if v else None) for kind, v in values.items()},
                          **judge(values["original"], values["shallow"], values["deep"], sign)})
     return rows
@@ -134,10 +145,10 @@ def write(rows: list[dict], runs: list[Run], out: Path) -> None:
         writer.writerows(rows)
     lines = ["# Audit validity", "", "Each measure against controls with a known answer (experiments/audit_validity.py): "
              "shallow = method=mask_name, deep = method=retrain; AUROC and effect over pretraining seeds.", ""]
-    for spec in dict.fromkeys(r["spec"] for r in rows):
-        lines += [f"## {spec}", "", "| measure | original | shallow | deep | AUROC | effect | ordered | verdict |",
+    for spec, backbone in dict.fromkeys((r["spec"], r["backbone"]) for r in rows):
+        lines += [f"## {spec} · {backbone}", "", "| measure | original | shallow | deep | AUROC | effect | ordered | verdict |",
                   "|---|---|---|---|---|---|---|---|"]
-        for r in (r for r in rows if r["spec"] == spec):
+        for r in (r for r in rows if (r["spec"], r["backbone"]) == (spec, backbone)):
             cells = [_fmt(r[k]) for k in ("original mean", "shallow mean", "deep mean", "auroc", "effect")]
             lines.append(f"| `{r['measure']}` | " + " | ".join(cells) + f" | {_fmt(r['ordered'])} | {r['verdict']} |")
         lines += ["", f"![validity_{spec}](validity_{spec}.png)", ""]
@@ -189,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sweep:
         run_sweeps(args.specs, args.seeds, args.runs, args.extra)
     runs, skipped = collect([args.runs / spec for spec in args.specs])
-    for path, why in skipped:
+    runs, stale = newest_per_model(runs)
+    for path, why in [*skipped, *((run.path, "an older config of the same control (a newer run replaces it)")
+                                   for run in stale)]:
         print(f"skipped {path}: {why}", file=sys.stderr)
     write(evaluate(runs), runs, args.out)
     print(f"wrote {args.out / 'validity.md'} and validity.csv from {len(runs)} runs")

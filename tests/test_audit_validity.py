@@ -40,3 +40,18 @@ def test_a_small_meta_evaluation_runs_end_to_end(tmp_path):
     assert all(r["auroc"] for r in rows if r["measure"] != "mia/efficacy")  # both controls measured
     assert (tmp_path / "validity_synthetic_class_arrow.png").read_bytes()[:4] == b"\x89PNG"
     assert "## synthetic_class_arrow" in (tmp_path / "validity.md").read_text()
+
+
+def test_a_control_run_again_under_a_newer_config_replaces_the_older_one(tmp_path):
+    from types import SimpleNamespace
+
+    def run(name, method, pretrain_seed):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text("{}")
+        result = SimpleNamespace(forget="synthetic_class_arrow", backbone="tiny_rn", method=method, seed=0)
+        return SimpleNamespace(path=tmp_path / name, result=result, pretrain_seed=pretrain_seed)
+
+    old, other_seed, original, new = (run("old", "mask_name", 1), run("seed2", "mask_name", 2),
+                                      run("orig", "original", 1), run("new", "mask_name", 1))
+    kept, stale = audit_validity.newest_per_model([new, old, original, other_seed])
+    assert stale == [old] and {r.path.name for r in kept} == {"new", "seed2", "orig"}

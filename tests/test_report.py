@@ -4,6 +4,7 @@ The end-to-end path (real sweeps aggregated by the report) is in tests/test_swee
 """
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -286,3 +287,40 @@ def test_what_only_adds_measurements_names_no_variant():
     """The audit and its reference, or a metric added to before/after, leave the unlearning alone."""
     overrides = ["audit=standard", "audit.reference=retrain", "+metric@eval.metrics.mia=mia", "method.lr=1", "seed=0"]
     assert variant_label(overrides) == "method.lr=1"
+
+
+def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, capsys):
+    """unlearn/validity.py: where the meta-evaluation found a measure unable to tell the shallow
+    control from the deep one (this spec, this backbone), an unlearned model's cell says so."""
+    audit = {f"audit/{model}/{key}": value for model, values in (("original", (0.9, 0.95)), ("unlearned", (0.4, 0.5)))
+             for key, value in zip(("relearn/1/forget/acc", "probe/forget/acc"), values)}
+    for seed in (0, 1):
+        write_run(tmp_path / "sweep" / str(seed), metrics_dict("grad_ascent", seed, 0.1, 0.8, 70) | audit)
+    validity = tmp_path / "validity.csv"
+    with validity.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["spec", "backbone", "measure", "description", "auroc", "effect", "verdict"])
+        writer.writerow(["synthetic_subgroup_red_circle", "tiny_rn", "relearn/1/forget/acc", "", 0.78, 1.4, "no signal"])
+        writer.writerow(["synthetic_subgroup_red_circle", "tiny_rn", "probe/forget/acc", "", 1.0, 10.5, "signal"])
+        writer.writerow(["synthetic_subgroup_red_circle", "vit_b16", "probe/forget/acc", "", 0.5, 0.1, "no signal"])
+
+    def audit_rows(*args):
+        assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--no-reference", *args]) == 0
+        md = (tmp_path / "out" / "results.md").read_text()
+        lines = md.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("| Backbone | Model"))  # the audit table
+        columns = [c.strip() for c in lines[start].split("|")]
+        rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2:])
+        return md, {row["Model"]: row for row in (dict(zip(columns, (c.strip() for c in r.split("|")))) for r in rows)}
+
+    md, rows = audit_rows("--validity", str(validity))
+    assert rows["grad_ascent"]["Relearn@1 ↓"] == "no signal"
+    assert rows["grad_ascent"]["Probe forget ↓"] == "50.0 ± 0.0"  # tiny_rn's probe had signal (vit_b16's did not)
+    assert rows["original model"]["Relearn@1 ↓"] == "90.0 ± 0.0"  # the anchors keep their numbers
+    assert "Relearn@1 ↓ (no signal (AUROC 0.78, effect 1.4))" in md and "vit_b16" not in md
+    _, rows = audit_rows("--no-validity")
+    assert rows["grad_ascent"]["Relearn@1 ↓"] == "40.0 ± 0.0"
+
+    validity.write_text("spec,measure\nx,y\n")
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--validity", str(validity)]) == 1
+    assert "is not an audit validity table (experiments/audit_validity.py): no column backbone" in capsys.readouterr().err

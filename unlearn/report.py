@@ -49,6 +49,7 @@ from unlearn.curves import Curve, read_curves
 from unlearn.results import RunResult
 from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run
 from unlearn.stats import Estimate, best_and_ties, estimate, paired, tied_with_best
+from unlearn.validity import DEFAULT_VALIDITY, Verdict, read_validity
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
@@ -119,6 +120,9 @@ class Table:
     dataset: str
     forget: str
     rows: list[Row]
+    # (backbone, audit measure) -> whether it told the shallow control from the deep one on this
+    # forget spec (unlearn/validity.py); empty when no validity table was read
+    validity: dict[tuple[str, str], Verdict] = field(default_factory=dict)
 
     @property
     def suites(self) -> list[str]:
@@ -262,11 +266,13 @@ def one_run_per_seed(runs: list[Run], skipped: list[tuple[Path, str]]) -> list[R
     return [kept[s] for s in sorted(kept)]
 
 
-def build_tables(runs: list[Run], references: list[dict], skipped: list[tuple[Path, str]]) -> list[Table]:
+def build_tables(runs: list[Run], references: list[dict], skipped: list[tuple[Path, str]],
+                 validity: dict[tuple[str, str, str], Verdict] | None = None) -> list[Table]:
     blocks: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for run in runs:
         blocks[run.block].append(run)
-    tables = [Table(dataset, forget, _block_rows(dataset, forget, blocks[(dataset, forget)], references, skipped))
+    tables = [Table(dataset, forget, _block_rows(dataset, forget, blocks[(dataset, forget)], references, skipped),
+                    {(b, m): v for (spec, b, m), v in (validity or {}).items() if spec == forget})
               for dataset, forget in sorted(blocks)]
     for table in tables:
         for backbone in dict.fromkeys(row.backbone for row in table.rows):
@@ -450,9 +456,10 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 }
 
 
-# depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the two measures that told the
-# shallow control from the deep one on class arrow (docs/audit.md, "Controls with known answers")
-DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/1/forget/acc": "Relearn@1 depth ↑"}
+# depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the two accuracies that told the
+# shallow control from the deep one on class arrow over pretraining seeds (experiments/results/
+# audit_validity: probe effect 10.5, Relearn@3 4.1 noise floors; Relearn@1 only 1.4)
+DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/3/forget/acc": "Relearn@3 depth ↑"}
 
 
 def audited(run: Run, model: str) -> dict[str, float]:
@@ -490,7 +497,9 @@ def audit_lines(table: Table) -> list[str]:
         for row in (r for r in table.rows if r.kind == "ours" and r.backbone == backbone):
             per_run = [audited(run, "unlearned") | _against_reference(run.result) for run in row.runs]
             if any(per_run):
-                rows.append([backbone, row.label, row.variant, _audit_values(per_run)])
+                values = _audit_values(per_run)
+                rows.append([backbone, row.label, row.variant,
+                             values | {key: NO_SIGNAL for key in values if not _has_signal(table, backbone, key)}])
     if not rows:
         return []
     extra = {"tow": "ToW ↑", "gap/mean": "Gap to ref ↓", **{f"depth/{k}": v for k, v in DEPTH_COLUMNS.items()}}
@@ -510,10 +519,37 @@ def audit_lines(table: Table) -> list[str]:
     for backbone, model, variant, values in rows:
         cells = [_audit_cell(key, values.get(key)) for key in columns]
         lines.append("| " + " | ".join([backbone, model, *([variant] if variants else []), *cells]) + " |")
-    return lines + [""]
+    return lines + [""] + _validity_lines(table, columns)
 
 
-def _audit_values(per_run: list[dict]) -> dict[str, Estimate | None]:
+NO_SIGNAL = "no signal"
+
+
+def _has_signal(table: Table, backbone: str, key: str) -> bool:
+    """False where the meta-evaluation found the measure (for a depth: the measure it is the depth
+    of) unable to tell the shallow control from the deep one on this spec and backbone."""
+    verdict = table.validity.get((backbone, key.removeprefix("depth/")))
+    return verdict is None or verdict.signal
+
+
+def _validity_lines(table: Table, columns: dict[str, str]) -> list[str]:
+    """What the meta-evaluation says of this table's measures: the ones an unlearned model's cell
+    says "no signal" for, and zero-shot forget accuracy's own verdict."""
+    lines = []
+    shown = {row.backbone for row in table.rows}
+    for backbone in (b for b in dict.fromkeys(b for b, _ in table.validity) if b in shown):
+        mute = [f"{label} ({table.validity[(backbone, key.removeprefix('depth/'))]})" for key, label in columns.items()
+                if not _has_signal(table, backbone, key)]
+        zero_shot = table.validity.get((backbone, "forget/acc"))
+        lines.append(f"Validity on {table.forget} · {backbone} (the shallow control against the deep one over "
+                     f"pretraining seeds, experiments/results/audit_validity): "
+                     + (f"no signal, so no number for an unlearned model: {'; '.join(mute)}. " if mute else
+                        "every measure shown separated them. ")
+                     + (f"Zero-shot forget accuracy (Target): {zero_shot}." if zero_shot else ""))
+    return [*lines, ""] if lines else []
+
+
+def _audit_values(per_run: list[dict]) -> dict[str, Estimate | str | None]:
     keys = {k for values in per_run for k in values}
     out = {}
     for key in keys:
@@ -522,9 +558,11 @@ def _audit_values(per_run: list[dict]) -> dict[str, Estimate | None]:
     return out
 
 
-def _audit_cell(key: str, value: Estimate | None) -> str:
+def _audit_cell(key: str, value: Estimate | str | None) -> str:
     if value is None:
         return "–"
+    if isinstance(value, str):  # NO_SIGNAL
+        return value
     scale = 1.0 if key in ("relearn/steps_to_half", "tow", "mia/power") or key.startswith("depth/") else 100.0
     digits = 1 if scale == 100.0 or key == "relearn/steps_to_half" else 3
     half = value.half_width
@@ -752,13 +790,16 @@ def _slug(text: str) -> str:
 
 # ---------------------------------------------------------------- entrypoint
 
-def report(dirs: list[Path], out: Path, reference_dir: Path | None) -> tuple[list[Table], list[tuple[Path, str]]]:
-    """Collect, aggregate and write every output; returns the tables and the skipped runs."""
+def report(dirs: list[Path], out: Path, reference_dir: Path | None,
+           validity_file: Path | None = None) -> tuple[list[Table], list[tuple[Path, str]]]:
+    """Collect, aggregate and write every output; returns the tables and the skipped runs. With a
+    `validity_file` (unlearn/validity.py), audit cells whose measure had no signal say so."""
     runs, skipped = collect(dirs)
     if not runs:
         raise UnlearnError(f"no complete runs under {', '.join(map(str, dirs))} ({len(skipped)} incomplete); "
                            "a complete run folder holds metrics.json and a status.json saying complete")
-    tables = build_tables(runs, load_references(reference_dir), skipped)
+    validity = read_validity(validity_file) if validity_file else None
+    tables = build_tables(runs, load_references(reference_dir), skipped, validity)
     out.mkdir(parents=True, exist_ok=True)
     plots = write_plots(tables, out)
     atomic_write(out / "results.md", lambda tmp: tmp.write_text(markdown(tables, skipped, plots)))
@@ -783,6 +824,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE_DIR,
                         help="folder of published-number CSVs (default: experiments/reference)")
     parser.add_argument("--no-reference", action="store_true", help="do not show published numbers")
+    parser.add_argument("--validity", type=Path, default=DEFAULT_VALIDITY,
+                        help="the audit's meta-evaluation (default: experiments/results/audit_validity/validity.csv): "
+                             "audit cells of measures without signal on a spec say 'no signal'")
+    parser.add_argument("--no-validity", action="store_true", help="print every audit value as a number")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
                         help="also print method A − method B per column: paired differences over shared units")
     args = parser.parse_args(argv)
@@ -791,7 +836,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.no_reference and args.reference != DEFAULT_REFERENCE_DIR and not args.reference.is_dir():
             raise UnlearnError(f"no such reference folder: {args.reference}")
-        tables, skipped = report(args.dirs, out, None if args.no_reference else args.reference)
+        validity = None if args.no_validity or (args.validity == DEFAULT_VALIDITY and not DEFAULT_VALIDITY.is_file()) \
+            else args.validity
+        tables, skipped = report(args.dirs, out, None if args.no_reference else args.reference, validity)
         if args.compare:
             print("\n".join(compare_lines(tables, *args.compare)).lstrip("\n"))
     except UnlearnError as err:

@@ -3,7 +3,11 @@
 The token embeddings that spell the forget classes' names, and no other class's name, are drawn
 again at random (seeded; the embedding matrix's own spread); every other weight is untouched. The
 forget classes' prompts lose their names, so zero-shot accuracy on them falls to about chance or
-below, while the image tower, and with it everything the images encode, is exactly as before:
+below. A random draw can land near the old name (one pretraining seed kept 57 % of arrows named),
+so it is drawn again, from the same seeded stream, until the forget training images' zero-shot
+accuracy is at most `max_forget_acc` (at most `max_draws` draws; the lowest one is kept, and
+`mask_name/forget_acc` and `mask_name/draws` say what was reached). The image tower, and with it
+everything the images encode, is exactly as before:
 relearning or a linear probe recovers the class at once. An audit metric that calls this model's
 forgetting deep cannot tell hiding from forgetting (docs/audit.md, "Controls with known answers").
 
@@ -13,18 +17,24 @@ edit of the name can hide it alone; such specs are rejected with one line.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
 
+from unlearn.config.ranges import at_least, fraction
 from unlearn.config.schema import MethodConfig
 from unlearn.errors import UnlearnError
 from unlearn.methods import METHODS
+from unlearn.zeroshot import chunked_class_embeddings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class MaskNameConfig(MethodConfig):
-    pass
+    max_forget_acc: float = fraction(0.05)  # draw again while the forget training images' zero-shot accuracy is above
+    max_draws: int = at_least(1, 20)
 
 
 def name_tokens(tokenizer, names: list[str]) -> set[int]:
@@ -46,8 +56,36 @@ def mask_name(ctx) -> None:
         raise UnlearnError(f"method=mask_name: every token of {names} also spells another class's name; "
                            "masking them would change other classes")
     table = ctx.model.token_embedding.weight
-    generator = torch.Generator().manual_seed(ctx.seed)
+    generator, scale = torch.Generator().manual_seed(ctx.seed), table.std().item()
+    accuracy = forget_accuracy(ctx)
+    best = None
     with torch.no_grad():
-        fresh = torch.randn(len(tokens), table.shape[1], generator=generator, dtype=table.dtype) * table.std()
-        table[tokens] = fresh.to(table.device)
-    ctx.summary({"mask_name/tokens": len(tokens)})
+        for draw in range(1, ctx.cfg.max_draws + 1):
+            table[tokens] = (torch.randn(len(tokens), table.shape[1], generator=generator, dtype=table.dtype)
+                             * scale).to(table.device)
+            acc = accuracy()
+            if best is None or acc < best[0]:
+                best = (acc, draw, table[tokens].clone())
+            if acc <= ctx.cfg.max_forget_acc:
+                break
+        acc, draw, rows = best
+        table[tokens] = rows
+    if acc > ctx.cfg.max_forget_acc:
+        log.warning("mask_name: after %d draws the forget images are still named %.1f %% of the time (kept the "
+                    "lowest; method.max_forget_acc=%g)", ctx.cfg.max_draws, 100 * acc, ctx.cfg.max_forget_acc)
+    ctx.summary({"mask_name/tokens": len(tokens), "mask_name/draws": draw, "mask_name/forget_acc": acc})
+
+
+def forget_accuracy(ctx):
+    """A function giving the model's zero-shot accuracy on the forget training images with the
+    evaluation prompts; their image features are computed once (the image tower never changes)."""
+    images, labels = zip(*[(x, y) for x, y in ctx.task.forget_train.loader(256)])
+    with torch.no_grad():
+        features = ctx.model.encode_image(torch.cat(images).to(ctx.device), normalize=True)
+    labels = torch.cat(labels).to(ctx.device)
+
+    def accuracy() -> float:
+        heads = chunked_class_embeddings(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.templates, ctx.device)
+        return ((features @ heads.T).argmax(1) == labels).float().mean().item()
+
+    return accuracy

@@ -1,0 +1,56 @@
+"""The audit's meta-evaluation as the report reads it: on which forget spec and backbone each audit
+measure told the shallow control (`method=mask_name`) from the deep one (`method=retrain`).
+
+`experiments/audit_validity.py` (`make audit-validity`) writes `validity.csv`, one row per spec,
+backbone and measure; the committed one is DEFAULT_VALIDITY. The report prints "no signal" in
+place of an unlearned model's value where its measure had none there (for a depth column: where the
+measure it is the depth of had none), since a number would read as evidence it is not. Torch-free.
+
+| column    | what the report reads                                              |
+|-----------|--------------------------------------------------------------------|
+| `spec`, `backbone`, `measure` | the key: forget preset, backbone preset, audit key (`relearn/1/forget/acc`, ...) |
+| `verdict` | `signal`, or `no signal` with its reason                            |
+| `auroc`, `effect` | shown beside the verdict (empty where undefined)            |
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from unlearn.errors import UnlearnError
+
+DEFAULT_VALIDITY = Path(__file__).resolve().parents[1] / "experiments" / "results" / "audit_validity" / "validity.csv"
+COLUMNS = ("spec", "backbone", "measure", "auroc", "effect", "verdict")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    signal: bool
+    auroc: float | None
+    effect: float | None
+
+    def __str__(self) -> str:
+        if self.auroc is None or self.effect is None:
+            return "signal" if self.signal else "no signal (undefined)"
+        return f"{'signal' if self.signal else 'no signal'} (AUROC {self.auroc:.2f}, effect {self.effect:.1f})"
+
+
+def read_validity(path: Path) -> dict[tuple[str, str, str], Verdict]:
+    """(spec, backbone, measure) -> its Verdict; one line naming the file when it is not a validity table."""
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as err:
+        raise UnlearnError(f"cannot read the audit validity table {path} ({err.strerror or err})") from None
+    missing = [c for c in COLUMNS if rows and c not in rows[0]]
+    if not rows or missing:
+        raise UnlearnError(f"{path} is not an audit validity table (experiments/audit_validity.py): "
+                           f"{'no rows' if not rows else 'no column ' + ', '.join(missing)}")
+    return {(r["spec"], r["backbone"], r["measure"]): Verdict(r["verdict"] == "signal", _number(r["auroc"]),
+                                                             _number(r["effect"])) for r in rows}
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text not in ("", "None") else None
