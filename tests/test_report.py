@@ -317,7 +317,7 @@ def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, caps
     assert rows["grad_ascent"]["Relearn@1 ↓"] == "no signal"
     assert rows["grad_ascent"]["Probe forget ↓"] == "50.0 ± 0.0"  # tiny_rn's probe had signal (vit_b16's did not)
     assert rows["original model"]["Relearn@1 ↓"] == "90.0 ± 0.0"  # the anchors keep their numbers
-    assert "Relearn@1 ↓ (no signal (AUROC 0.78, effect 1.4))" in md and "vit_b16" not in md
+    assert "Relearn@1 ↓ (AUROC 0.78, effect 1.4)" in md and "vit_b16" not in md
     _, rows = audit_rows("--no-validity")
     assert rows["grad_ascent"]["Relearn@1 ↓"] == "40.0 ± 0.0"
 

@@ -498,8 +498,9 @@ def audit_lines(table: Table) -> list[str]:
             per_run = [audited(run, "unlearned") | _against_reference(run.result) for run in row.runs]
             if any(per_run):
                 values = _audit_values(per_run)
-                rows.append([backbone, row.label, row.variant,
-                             values | {key: NO_SIGNAL for key in values if not _has_signal(table, backbone, key)}])
+                rows.append([backbone, row.label, row.variant,  # an undefined value stays "–" (its reason: undefined)
+                             values | {key: NO_SIGNAL for key, value in values.items()
+                                       if value is not None and not _has_signal(table, backbone, key)}])
     if not rows:
         return []
     extra = {"tow": "ToW ↑", "gap/mean": "Gap to ref ↓", **{f"depth/{k}": v for k, v in DEPTH_COLUMNS.items()}}
@@ -538,8 +539,8 @@ def _validity_lines(table: Table, columns: dict[str, str]) -> list[str]:
     lines = []
     shown = {row.backbone for row in table.rows}
     for backbone in (b for b in dict.fromkeys(b for b, _ in table.validity) if b in shown):
-        mute = [f"{label} ({table.validity[(backbone, key.removeprefix('depth/'))]})" for key, label in columns.items()
-                if not _has_signal(table, backbone, key)]
+        mute = [f"{label} ({table.validity[(backbone, key.removeprefix('depth/'))].evidence})"
+                for key, label in columns.items() if not _has_signal(table, backbone, key)]
         zero_shot = table.validity.get((backbone, "forget/acc"))
         lines.append(f"Validity on {table.forget} · {backbone} (the shallow control against the deep one over "
                      f"pretraining seeds, experiments/results/audit_validity): "

@@ -31,10 +31,14 @@ class Verdict:
     auroc: float | None
     effect: float | None
 
-    def __str__(self) -> str:
+    @property
+    def evidence(self) -> str:
         if self.auroc is None or self.effect is None:
-            return "signal" if self.signal else "no signal (undefined)"
-        return f"{'signal' if self.signal else 'no signal'} (AUROC {self.auroc:.2f}, effect {self.effect:.1f})"
+            return "not measurable on the controls"
+        return f"AUROC {self.auroc:.2f}, effect {self.effect:.1f}"
+
+    def __str__(self) -> str:
+        return f"{'signal' if self.signal else 'no signal'} ({self.evidence})"
 
 
 def read_validity(path: Path) -> dict[tuple[str, str, str], Verdict]:
