@@ -458,7 +458,8 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 
 # depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the two accuracies that told the
 # shallow control from the deep one on class arrow over pretraining seeds (experiments/results/
-# audit_validity: probe effect 10.5, Relearn@3 4.1 noise floors; Relearn@1 only 1.4)
+# audit_validity: probe 10.5 noise floors, Relearn@3 3.9; Relearn@1 only 1.9). On class circle only
+# the probe did: there the report prints "no signal" for Relearn@3's depth.
 DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/3/forget/acc": "Relearn@3 depth ↑"}
 
 
