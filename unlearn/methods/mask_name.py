@@ -26,9 +26,10 @@ from unlearn.config.ranges import at_least, fraction
 from unlearn.config.schema import MethodConfig
 from unlearn.errors import UnlearnError
 from unlearn.methods import METHODS
-from unlearn.zeroshot import chunked_class_embeddings
+from unlearn.zeroshot import chunked_class_embeddings, image_features
 
 log = logging.getLogger(__name__)
+FEATURE_BATCH = 256  # images per pass when the forget training images are encoded, once
 
 
 @dataclass
@@ -79,10 +80,8 @@ def mask_name(ctx) -> None:
 def forget_accuracy(ctx):
     """A function giving the model's zero-shot accuracy on the forget training images with the
     evaluation prompts; their image features are computed once (the image tower never changes)."""
-    images, labels = zip(*[(x, y) for x, y in ctx.task.forget_train.loader(256)])
-    with torch.no_grad():
-        features = ctx.model.encode_image(torch.cat(images).to(ctx.device), normalize=True)
-    labels = torch.cat(labels).to(ctx.device)
+    features = image_features(ctx.model, ctx.task.forget_train, ctx.device, FEATURE_BATCH, desc="forget features")
+    labels = torch.as_tensor(ctx.task.forget_train.labels, device=ctx.device)
 
     def accuracy() -> float:
         heads = chunked_class_embeddings(ctx.model, ctx.tokenizer, ctx.bench.classnames, ctx.bench.templates, ctx.device)
