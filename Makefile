@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint test-slow test-gpu test-cluster bench pretrain tables tables-synthetic check-report audit-validity clean docs docs-serve
+.PHONY: setup run test lint test-slow test-gpu test-cluster bench pretrain tables tables-synthetic sequential check-report audit-validity clean docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -69,6 +69,12 @@ tables: setup
 REPORT ?=
 tables-synthetic: setup
 	$(PY) experiments/reproduce.py --synthetic $(if $(REPORT),--report $(REPORT)) $(ARGS)
+
+# Deletion requests one after another (experiment=sequential_synthetic: 5 requests, every method that can
+# forget parts of a class, sequential and batch, 2 seeds) into outputs/sequential, then its report (the
+# committed one: make sequential REPORT=experiments/results/sequential); re-running resumes.
+sequential: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/reproduce.py sequential_synthetic --out outputs/sequential $(if $(REPORT),--report $(REPORT)) $(ARGS)
 
 # The audit's meta-evaluation (experiments/audit_validity.py): the original, the shallow control
 # (mask_name) and the deep control (retrain) per forget spec and pretraining seed, every audit measure

@@ -36,9 +36,10 @@ PRESETS = ROOT / "conf" / "experiment"
 
 
 def presets(kind: str) -> list[str]:
-    """The table presets: real ones and their `*_synthetic` CPU twins (Optuna and single-run
-    presets are not tables)."""
-    twins = sorted(p.stem for p in PRESETS.glob("*_synthetic.yaml"))
+    """The papers' table presets: real ones and their `*_synthetic` CPU twins (Optuna and single-run
+    presets are not tables, nor is a `*_synthetic` preset without a real twin, e.g. sequential_synthetic)."""
+    twins = sorted(p.stem for p in PRESETS.glob("*_synthetic.yaml")
+                   if (PRESETS / f"{p.stem.removesuffix('_synthetic')}.yaml").is_file())
     return twins if kind == "synthetic" else [t.removesuffix("_synthetic") for t in twins]
 
 

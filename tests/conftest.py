@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,19 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600,
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+GATE_PLUGIN = ROOT / "tests" / "cluster" / "gate_plugin"  # the method `gate`: holds a job until a file exists
+
+
+def install_gate_plugin(tmp_path_factory) -> Path:
+    """The gate plugin installed into a folder of its own: put it on PYTHONPATH to have `method=gate`."""
+    source = tmp_path_factory.mktemp("gate") / "gate_plugin"  # a build leaves folders beside its sources
+    shutil.copytree(GATE_PLUGIN, source)
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                    str(site), str(source)], check=True, capture_output=True, text=True, timeout=300)
+    return site
 
 
 def read_metrics(run_dir: Path) -> dict:

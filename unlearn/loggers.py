@@ -22,6 +22,9 @@ class NullLogger:
     def summary(self, metrics: dict[str, Any]) -> None:
         pass
 
+    def step_metric(self, key: str, pattern: str) -> None:
+        """Metrics matching `pattern` are plotted against the logged value `key` (not the step)."""
+
     def image(self, name: str, path: Path) -> None:
         pass
 
@@ -57,6 +60,10 @@ class WandbLogger(NullLogger):
 
     def summary(self, metrics):
         self.run.summary.update(metrics)
+
+    def step_metric(self, key, pattern):
+        self.run.define_metric(key)
+        self.run.define_metric(pattern, step_metric=key)
 
     def image(self, name, path):
         self.run.log({name: self.wandb.Image(str(path))}, step=self.step)

@@ -42,10 +42,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn.config import register_resolvers
 from unlearn.errors import UnlearnError
-from unlearn.io import atomic_write
+from unlearn.io import atomic_write, digest
 from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
 from unlearn.curves import Curve, read_curves
+from unlearn.report_requests import plot_requests, request_lines
 from unlearn.results import RunResult
 from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run
 from unlearn.stats import Estimate, best_and_ties, estimate, paired, tied_with_best
@@ -55,12 +56,14 @@ DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "r
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
 NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
-                    "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit", "cache", "local_parallelism"}
+                    "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit", "cache", "local_parallelism",
+                    "requests", "mode"}  # requests: the table's forget column; mode: the method's label says it
 # groups whose every key is bookkeeping or says how data is read (the data caches are exact)
 NOT_VARIANT_GROUPS = ("logger.", "hydra.", "cache.")
 # config keys that add measurements without changing the run's accuracies: runs differing there share a row
 MEASUREMENT_ONLY = ("audit", "eval.metrics")
 ACCURACY_COLUMNS = {"forget/acc": "Target ↓", "retain/acc": "Retain ↑", "others/acc": "Others ↑"}
+REQUEST_KEY = re.compile(r"forget/(\d+)/acc")  # deletion request j's own forget images (unlearn/requests.py)
 # aggregate scores (unlearn/metrics/formulas.py) and times: a column only when some row of the table has it
 EXTRA_COLUMNS = {"score": "Score ↑", "paper_score": "Paper Score ↑", "average_gain": "Avg gain ↓",
                  "time/unlearn_s": "Unlearn s"}
@@ -133,10 +136,13 @@ class Table:
     def columns(self) -> list[tuple[str, str]]:
         suites = [(k, f"{k.removeprefix('zeroshot/').removesuffix('/acc')} ↑") for k in self.suites]
         extras = [(k, label) for k, label in EXTRA_COLUMNS.items() if any(k in row.values for row in self.rows)]
-        named = {*ACCURACY_COLUMNS, *self.suites, *EXTRA_COLUMNS}
+        requests = sorted({k for row in self.rows for k in row.values if REQUEST_KEY.fullmatch(k)},
+                          key=lambda k: int(REQUEST_KEY.fullmatch(k)[1]))
+        named = {*ACCURACY_COLUMNS, *self.suites, *EXTRA_COLUMNS, *requests}
         # any other metric's keys (a plugin's), under their own names and in their own units
         others = sorted({k for row in self.rows if row.kind != "published" for k in row.values} - named)
-        return [*ACCURACY_COLUMNS.items(), *suites, *extras, *((k, k) for k in others)]
+        return [*ACCURACY_COLUMNS.items(), *((k, f"R{REQUEST_KEY.fullmatch(k)[1]} ↓") for k in requests), *suites,
+                *extras, *((k, k) for k in others)]
 
     @property
     def slug(self) -> str:
@@ -148,7 +154,8 @@ class Table:
 def to_run(folder: RunFolder) -> Run:
     return Run(path=folder.path, result=folder.result, variant=variant_label(folder.overrides),
                setting=_digest(folder.config, exclude=("seed", *MEASUREMENT_ONLY)),
-               base=_digest(folder.config, exclude=("seed", "method", *MEASUREMENT_ONLY)),
+               # deletion requests honoured in sequence or at once start from the same original
+               base=_digest(folder.config, exclude=("seed", "method", "mode", *MEASUREMENT_ONLY)),
                config=folder.config, curves=read_curves(folder.path),
                pretrain_seed=_pretrain_seed(folder.config))
 
@@ -297,13 +304,13 @@ def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dic
         groups: dict[tuple, list[Run]] = defaultdict(list)
         for run in mine:
             groups[(run.result.method, run.variant, run.setting)].append(run)
-        labels = defaultdict(set)
-        for method, variant, setting in groups:
-            labels[(method, variant)].add(setting)
+        labels = defaultdict(set)  # a row's label (its method's, with a mode of deletion requests) -> its settings
+        for (_, variant, setting), group in groups.items():
+            labels[(group[0].result.label, variant)].add(setting)
         ranks = {r.result.method: r.result.method_rank for r in mine}
         for method, variant, setting in sorted(groups, key=lambda k: (ranks[k[0]], k[0], k[1], k[2])):
             group = one_run_per_seed(groups[(method, variant, setting)], skipped)
-            tag = f" [cfg {setting}]" if len(labels[(method, variant)]) > 1 else ""
+            tag = f" [cfg {setting}]" if len(labels[(group[0].result.label, variant)]) > 1 else ""
             row = Row("ours", backbone, method, variant + tag, seeds=[r.result.seed for r in group], runs=group,
                       pretrain_seeds=_pretrain_seeds(group), units=unit_values(group, "after"),
                       values=aggregate([r.result.after for r in group], [r.result for r in group]))
@@ -439,6 +446,7 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
                   "|" + "---|" * len(_header(table))]
         lines += ["| " + " | ".join(_row_cells(table, row, notes)) + " |" for row in table.rows]
         lines += [""] + [f"![{path.stem}]({path.name})" for path in plots.get(table.slug, [])] + [""]
+        lines += request_lines(table, plots.get(f"{table.slug}/requests", []))
         lines += audit_lines(table)
         lines += cost_lines(table)
     if notes:
@@ -783,11 +791,16 @@ def write_plots(tables: list[Table], out: Path) -> dict[str, list[Path]]:
                 file = f"{_slug(name)}_{table.slug}_{_slug(row.backbone)}_{_slug(row.method)}_{i}.png"
                 paths.append(plot_curve(table, row, name, out / file))
         plots[table.slug] = paths
+        plots[f"{table.slug}/requests"] = plot_requests(table, colours, out)
     return plots
 
 
+SLUG_LENGTH = 120  # file names end at 255 bytes; a long forget name (many deletion requests) keeps a digest
+
+
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+    return slug if len(slug) <= SLUG_LENGTH else f"{slug[:SLUG_LENGTH - 9]}-{digest(text)[:8]}"
 
 
 # ---------------------------------------------------------------- entrypoint

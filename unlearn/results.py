@@ -16,6 +16,7 @@ the audit's readers read. Code reads the fields; only this module knows the file
 | `undecodable`                | `data/undecodable`                       | images left out per set (`dataset.skip_bad_images`) |
 | `config_hash`                | `config_hash`                            | what determined the result (unlearn/rundir.py) |
 | `undefined`                  | `undefined`                              | key → why its value is null (a ratio to zero, an `Undefined`'s reason) |
+| `requests`                   | `requests/<i>/...`                       | a job with deletion requests (unlearn/requests.py): request i (1-based) → its own record in this layout, measured after it; the top level is then the last request's |
 
 The layout is the one every earlier version wrote, so every earlier run folder loads. Torch-free.
 """
@@ -32,7 +33,7 @@ DEFAULT_METHOD_RANK = 85
 AUDIT_PREFIX = "audit/"
 # top-level keys of the layout other than the aggregates
 _NAMED = {*ROW_FIELDS, "method_rank", "method_label", "before", "after", "stages", "summary", "time/unlearn_s",
-          "time/eval_s", "cost", "data/undecodable", "config_hash", "undefined"}
+          "time/eval_s", "cost", "data/undecodable", "config_hash", "undefined", "requests"}
 
 
 class Undefined(float):
@@ -73,6 +74,7 @@ class RunResult:
     undecodable: dict[str, int] | None = None
     config_hash: str | None = None
     undefined: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, RunResult] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -100,6 +102,7 @@ class RunResult:
             **audit, **({f"{AUDIT_PREFIX}tow": self.tow} if self.audit.get("gap") else {}),
             **({"config_hash": self.config_hash} if self.config_hash is not None else {}),
             **({"undefined": self.undefined} if self.undefined else {}),
+            **({"requests": {i: result.to_json() for i, result in self.requests.items()}} if self.requests else {}),
         }
 
     @classmethod
@@ -122,4 +125,5 @@ class RunResult:
             audit=audit, tow=data.get(f"{AUDIT_PREFIX}tow"), stages=data.get("stages") or {},
             summary=data.get("summary") or {}, unlearn_s=data.get("time/unlearn_s"), eval_s=data.get("time/eval_s"),
             cost=data.get("cost") or {}, undecodable=data.get("data/undecodable"),
-            config_hash=data.get("config_hash"), undefined=data.get("undefined") or {})
+            config_hash=data.get("config_hash"), undefined=data.get("undefined") or {},
+            requests={i: cls.from_json(record) for i, record in (data.get("requests") or {}).items()})

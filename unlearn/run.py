@@ -2,7 +2,8 @@
 
 The run folder follows unlearn/rundir.py: `status.json` from the start (running → complete |
 failed) and `metrics.json` only once everything succeeded, written atomically, so a folder
-without a complete metrics.json never looks like a finished run.
+without a complete metrics.json never looks like a finished run. A job with deletion requests
+(`requests=[...]`) runs them through unlearn/requests.py: in sequence, or at once as one spec.
 """
 
 from __future__ import annotations
@@ -24,21 +25,21 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn import audit, cost
+from unlearn import audit, cost, requests
 from unlearn.config.ranges import config_errors
 from unlearn.data import add_zeroshot_suites, build_benchmark
 from unlearn.data.base import Benchmark
 from unlearn.cache_entry import reset_refusals
 from unlearn.data.cache import cache_dir, cached_task, check_files
 from unlearn.data.file_index import file_index
-from unlearn.data.tasks import UnlearningTask, build_task, stage_task, without_undecodable
+from unlearn.data.tasks import UnlearningTask, stage_task, without_undecodable
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
 from unlearn.feature_store import FeatureStore, run_context
 from unlearn.job_slots import job_slot
 from unlearn.loggers import build_logger
 from unlearn.methods import METHODS
-from unlearn.methods.base import UnlearnContext
+from unlearn.methods.base import UnlearnContext, unlearn_timed
 from unlearn.metrics.base import MetricContext
 from unlearn.metrics.suite import MetricSuite
 from unlearn.models.anatomy import image_tower
@@ -68,9 +69,10 @@ class Job:
     stage_evaluator: Evaluator  # a method's intermediate states (eval.stage_cap)
     logger: Any
     undecodable: dict[str, int]  # images left out per set (dataset.skip_bad_images)
+    forget: Any  # the forget spec; None in a job with requests (unlearn/requests.py: each request has its own)
 
     def metric_context(self, before: dict[str, float]) -> MetricContext:
-        return MetricContext(bench=self.bench, task=self.task, forget=self.cfg.forget, tokenizer=self.tokenizer,
+        return MetricContext(bench=self.bench, task=self.task, forget=self.forget, tokenizer=self.tokenizer,
                              device=self.device, evaluator=self.evaluator, seed=self.cfg.seed,
                              batch_size=self.cfg.eval.batch_size, before=before)
 
@@ -78,7 +80,24 @@ class Job:
         return UnlearnContext(model=self.model, tokenizer=self.tokenizer, bench=self.bench, task=self.task,
                               cfg=self.cfg.method, device=self.device, seed=self.cfg.seed, logger=self.logger,
                               evaluate=self.stage_evaluator, run_dir=self.run_dir,
-                              backbone=self.cfg.backbone, forget=self.cfg.forget)
+                              backbone=self.cfg.backbone, forget=self.forget)
+
+    def prepared(self, task: UnlearningTask) -> UnlearningTask:
+        return prepare(task, self.cfg, self.undecodable)
+
+
+def prepare(task: UnlearningTask, cfg: DictConfig, undecodable: dict[str, int]) -> UnlearningTask:
+    """A task as a job uses it: undecodable images left out (dataset.skip_bad_images, added to
+    `undecodable`), small sets cached."""
+    if cfg.dataset.skip_bad_images:
+        with cost.phase("check_images"):
+            task, dropped = without_undecodable(task)
+        if dropped:
+            log.warning("left out images that cannot be decoded: %s", dropped)
+        for name, count in dropped.items():
+            undecodable[name] = undecodable.get(name, 0) + count
+    with cost.phase("cache_data"):
+        return cached_task(task, cfg.cache)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -91,6 +110,7 @@ def check_config(cfg: DictConfig) -> None:
         raise UnlearnError("; ".join(errors))
     measured(cfg).check(objective=cfg.objective)
     audited(cfg).check()
+    requests.check(cfg)
     reference = audit.reference_backbone(cfg)
     if reference is not None and cfg.audit.reference != "retrain" and not Path(cfg.audit.reference).is_file():
         raise UnlearnError(f"audit.reference={cfg.audit.reference}: no such checkpoint (valid: retrain, or a checkpoint path)")
@@ -129,15 +149,8 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     with cost.phase("load_data"), file_index(cache_dir(cfg.cache) / "index" if cfg.cache.file_index else None):
         bench = build_benchmark(cfg.dataset, transform=transform)
         add_zeroshot_suites(bench, cfg.eval.zeroshot, transform)
-    task = build_task(bench, cfg.forget, cfg.task, cfg.seed)
     undecodable: dict[str, int] = {}
-    if cfg.dataset.skip_bad_images:
-        with cost.phase("check_images"):
-            task, undecodable = without_undecodable(task)
-        if undecodable:
-            log.warning("left out images that cannot be decoded: %s", undecodable)
-    with cost.phase("cache_data"):
-        task = cached_task(task, cfg.cache)
+    task = prepare(requests.job_task(bench, cfg), cfg, undecodable)
     model = model.to(device)
     store = None
     if cfg.cache.features:
@@ -149,13 +162,15 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     logger = build_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
                           name=run_dir.name, group=wandb_group(cfg), job_type=cfg.method.name)
     return Job(cfg, run_dir, device, model, tokenizer, bench, task, evaluator,
-               evaluator.on(stage_task(task, cfg.eval.stage_cap)), logger, undecodable)
+               evaluator.on(stage_task(task, cfg.eval.stage_cap)), logger, undecodable,
+               None if cfg.requests else cfg.forget)
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> float:
     """Run one job in `run_dir`, or skip it when the folder already holds its complete result
     (resume) or another live process is working in it. Results of an earlier attempt are set
     aside first, never overwritten."""
+    cfg = requests.expanded(cfg)  # each request's spec, not its name, determines the result
     digest = config_hash(cfg)
     try:
         held = claim(run_dir)
@@ -206,7 +221,11 @@ def attempt(cfg: DictConfig, run_dir: Path, digest: str) -> float:
             check_config(cfg)
             method = METHODS.get(cfg.method.name)
             job = build_job(cfg, run_dir)
-            result = replace(unlearn_and_measure(job, method.run), config_hash=digest)
+            if requests.in_sequence(cfg):
+                result = measure_sequence(job, method.run, digest)
+            else:
+                result = unlearn_and_measure(job, method.run)
+            result = replace(result, config_hash=digest)
             write_results(cfg, job, result)
         job.logger.finish()
         return result.aggregates[cfg.objective]
@@ -325,13 +344,7 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
             audits["original"] = audit_suite.measure(mctx, job.model)
 
     ctx = job.method_context()
-    seed_everything(cfg.seed)
-    start = time.perf_counter()
-    with cost.phase("unlearn"):
-        run_method(ctx)
-        if job.device.type == "cuda":
-            torch.cuda.synchronize()
-    unlearn_s = time.perf_counter() - start
+    unlearn_s = unlearn_timed(run_method, ctx)
 
     start = time.perf_counter()
     with cost.phase("after_eval"):
@@ -343,13 +356,10 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
         audits, tow = audit_unlearned(job, mctx, audit_suite, after, audits)
 
     aggregates = suite.aggregate(before, after)
-    display = METHODS.get(cfg.method.name).extras
-    result = RunResult(
-        method=cfg.method.name, forget=cfg.forget.name, backbone=cfg.backbone.name, dataset=cfg.dataset.name,
-        seed=cfg.seed, before=before, after=after, aggregates=aggregates,
-        method_rank=display.get("rank", DEFAULT_METHOD_RANK), method_label=display.get("label"), audit=audits, tow=tow,
-        stages=ctx.stage_metrics, summary=ctx.summaries, unlearn_s=unlearn_s, eval_s=eval_s,
-        cost=cost.METER.as_metrics(), undecodable=job.undecodable if cfg.dataset.skip_bad_images else None)
+    result = run_result(cfg, requests.forget_name(cfg), before, after, aggregates, audit=audits, tow=tow,
+                        stages=ctx.stage_metrics, summary=ctx.summaries, unlearn_s=unlearn_s, eval_s=eval_s,
+                        cost=cost.METER.as_metrics(),
+                        undecodable=job.undecodable if cfg.dataset.skip_bad_images else None)
     logger.log({f"after/{k}": v for k, v in after.items()} | numeric_leaves(aggregates), step=ctx._step)
     logger.table("per_class_accuracy", ["class", "before", "after"],
                  [[c, per_class_before[c], per_class_after[c]] for c in per_class_before])
@@ -359,6 +369,38 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
     log.info("%s  unlearn %.1fs  eval %.1fs", "  ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in aggregates.items()
                                                        if isinstance(v, float)), unlearn_s, eval_s)
     return result
+
+
+def measure_sequence(job: Job, run_method: Callable[[UnlearnContext], None], digest: str) -> RunResult:
+    """Sequential requests (unlearn/requests.py): the last request's measurement at the top, each
+    request's under `requests`."""
+    cfg, suite = job.cfg, measured(job.cfg)
+
+    def measure(task: UnlearningTask, model: torch.nn.Module, before: dict) -> dict:
+        mctx = replace(job.metric_context(before), task=task, evaluator=job.evaluator.on(task))
+        return suite.measure(mctx, model)
+
+    def result_of(forget: str, before: dict, after: dict, **fields) -> RunResult:
+        return run_result(cfg, forget, before, after, suite.aggregate(before, after), **fields)
+
+    done = requests.run_sequential(job, run_method, digest, measure, result_of)
+    last = done[str(len(done))]
+    total = {key: sum(getattr(r, key) or 0.0 for r in done.values()) for key in ("unlearn_s", "eval_s")}
+    result = replace(last, forget=requests.forget_name(cfg), stages={}, summary={}, cost=cost.METER.as_metrics(),
+                     undecodable=job.undecodable if cfg.dataset.skip_bad_images else None, requests=done, **total)
+    job.logger.summary(numeric_leaves(result.to_json()))
+    log.info("after %d requests: %s", len(done), "  ".join(
+        f"{k.replace('_', ' ')} {v:.2f}" for k, v in result.aggregates.items() if isinstance(v, float)))
+    return result
+
+
+def run_result(cfg: DictConfig, forget: str, before: dict, after: dict, aggregates: dict, **fields) -> RunResult:
+    """A job's result record from its measurements; the method's row placement from its registry entry."""
+    display = METHODS.get(cfg.method.name).extras
+    return RunResult(method=cfg.method.name, forget=forget, backbone=cfg.backbone.name, dataset=cfg.dataset.name,
+                     seed=cfg.seed, before=before, after=after, aggregates=aggregates,
+                     method_rank=display.get("rank", DEFAULT_METHOD_RANK),
+                     method_label=requests.label(display.get("label") or cfg.method.name, cfg), **fields)
 
 
 def audit_unlearned(job: Job, mctx: MetricContext, audit_suite: MetricSuite, after: dict,

@@ -9,14 +9,15 @@
 | `.lock`                 | held (flock) while a process works in the folder | that process (host, pid, start time): a second process finds it held and leaves the job to the first |
 | `metrics.json`          | atomically, only once the job succeeded | the job's `RunResult` (unlearn/results.py: every field and key), `cost` per phase with `JOB_PHASES` at the top (strict JSON: an undefined value is null) |
 | `artifacts/`            | by the method, while it runs (`UnlearnContext.artifact`) | the method's own files (plots, curves: `curves/<name>.json`, unlearn/curves.py) |
+| `requests/<i>/`         | by a job with deletion requests in sequence, after request i (unlearn/requests.py) | `result.json` (request i's RunResult, with the config hash), and for the last saved request `model.pt`: what resume continues from; kept across attempts of the same config, moved to `superseded/` otherwise |
 | `superseded/<time>_<hash>/` | when a job starts where results of an earlier attempt lie | those results (`RESULT_FILES` and the old status.json), moved aside, never overwritten |
 
 A folder whose status is not `complete` or that lacks a valid metrics.json is not a finished
 run. A `running` status whose owner is gone (its pid no longer names the process that started at
 that time, on this host) reads `interrupted` to resume, the sweep summary and the report
 (`state_of`): a SIGKILL, or a disk that filled before the job could write its end.
-`config_hash` identifies what determines a result (`RESULT_KEYS`, without the fields that only
-say how data is read): resume skips a job whose folder holds a complete metrics.json of the
+`config_hash` identifies what determines a result (`RESULT_KEYS`, and `REQUEST_KEYS` in a job
+with deletion requests, without the fields that only say how data is read): resume skips a job whose folder holds a complete metrics.json of the
 same hash, and the report never averages runs of different hashes. A sweep's job folder is named
 by its overrides and its hash (`job_dirname`), never by its position in the grid, so re-running,
 extending or reordering a grid finds every config's folder again. Torch-free: the report reads
@@ -45,6 +46,9 @@ from unlearn.results import NotAResult, RunResult
 
 # the parts of the config that determine the result (not logging or bookkeeping)
 RESULT_KEYS = ("dataset", "backbone", "method", "forget", "task", "eval", "audit", "seed")
+# ... and, in a job with deletion requests (unlearn/requests.py) only, those and how they are honoured:
+# a job without requests keeps the hash it always had
+REQUEST_KEYS = ("requests", "mode")
 # fields (at any depth) that say how data is read, not which data: runs that differ only there are one config
 LOADING_FIELDS = frozenset({"num_workers", "cache_dir", "download"})
 # folders inside a sweep that never hold run folders (W&B files, submitit pickles, Hydra's own, set-aside results)
@@ -67,8 +71,9 @@ def config_hash(cfg: DictConfig, exclude: tuple[str, ...] = ()) -> str:
     """12 hex digits over the result-determining config, interpolations unresolved (so the same
     for the live config and `.hydra/config.yaml`); `exclude` drops top-level keys (e.g. `seed`
     to group a setting's seeds), dotted ones a nested key (e.g. `eval.metrics`)."""
+    keys = RESULT_KEYS + (REQUEST_KEYS if cfg.get("requests") else ())
     parts = {k: _without_loading(OmegaConf.to_container(cfg[k], resolve=False)) if OmegaConf.is_config(cfg[k])
-             else cfg[k] for k in RESULT_KEYS if k not in exclude and k in cfg}
+             else cfg[k] for k in keys if k not in exclude and k in cfg}
     for dotted in (e for e in exclude if "." in e):  # a nested key, e.g. eval.metrics
         *path, last = dotted.split(".")
         node = parts

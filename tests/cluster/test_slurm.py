@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, install_gate_plugin
 
 pytestmark = pytest.mark.cluster
 
@@ -42,11 +41,7 @@ def slurm(tmp_path_factory) -> dict[str, str]:
         pytest.skip(proc.stderr.strip())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     conf = proc.stdout.strip().splitlines()[-1].removeprefix("export SLURM_CONF=")
-    source = tmp_path_factory.mktemp("gate") / "gate_plugin"  # a build leaves folders beside its sources
-    shutil.copytree(HERE / "gate_plugin", source)
-    site = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
-                    str(site), str(source)], check=True, capture_output=True, text=True, timeout=300)
+    site = install_gate_plugin(tmp_path_factory)
     yield {"SLURM_CONF": conf, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
     subprocess.run(["bash", str(HERE / "slurm.sh"), "stop"], capture_output=True, text=True, timeout=120)
 

@@ -1,6 +1,8 @@
 """mask_name, the shallow control: only the forget names' token rows change; the class's zero-shot
 accuracy falls while everything else stays; a subgroup spec is rejected with one line."""
 
+import dataclasses
+
 import torch
 
 from tests.conftest import DEBUG, read_metrics
@@ -10,7 +12,8 @@ from unlearn.methods.mask_name import name_tokens
 
 
 def test_only_the_forget_names_token_rows_change(method_ctx):
-    ctx = method_ctx("mask_name")
+    task = method_ctx("mask_name").task
+    ctx = method_ctx("mask_name", task=dataclasses.replace(task, forget_whole_classes=True))  # the class circle's names
     before = weights(ctx.model)
     METHODS.get("mask_name").run(ctx)
     after = weights(ctx.model)
@@ -34,7 +37,8 @@ def test_a_masked_class_is_forgotten_zero_shot_and_nothing_else_moves(cli):
 def test_a_colour_subgroup_is_rejected_with_one_line(cli):
     proc, run_dir = cli(*DEBUG, "method=mask_name", "forget=synthetic_subgroup_red_circle")
     assert proc.returncode != 0 and not (run_dir / "metrics.json").exists()
-    assert "method=mask_name hides whole class names; forget=synthetic_subgroup_red_circle" in proc.stderr
+    assert ("method=mask_name forgets whole classes only; forget=synthetic_subgroup_red_circle is a part of its class"
+            in proc.stderr)
     assert "Traceback" not in proc.stderr
 
 

@@ -40,6 +40,13 @@ class Towers(StrEnum):
 ForgetKind = StrEnum("ForgetKind", {k: k for k in ("subgroup", "class", "style", "class_in_style")})
 
 
+class RequestMode(StrEnum):
+    """How a job with `requests` honours them (unlearn/requests.py)."""
+
+    sequential = "sequential"  # the method once per request, in order, each on the model the last one left
+    batch = "batch"  # the method once, on every request's images at once
+
+
 class Precision(StrEnum):
     """Autocast dtype on CUDA: auto (bf16, or fp16 where bf16 is unsupported); CPU runs fp32."""
 
@@ -278,6 +285,11 @@ class RunConfig:
     # skip the job when its folder already holds a complete metrics.json of the same config
     resume: bool = True
     save_checkpoint: bool = False
+    # deletion requests, in the order they arrive: `forget` presets by name (e.g.
+    # requests=[synthetic_class_arrow,synthetic_subgroup_red_circle]) or forget nodes; they replace
+    # `forget` (unlearn/requests.py); empty: one forget spec, `forget`
+    requests: list[Any] = field(default_factory=list)
+    mode: RequestMode = RequestMode.sequential  # how `requests` are honoured
     experiment: Optional[str] = None  # name of the experiment preset, used as W&B group
     # the value a job returns to Hydra: what an Optuna sweep maximises (unlearn/metrics/formulas.py)
     objective: Objective = Objective.score

@@ -16,6 +16,11 @@
   a forget image (class, or a fine class inside its coarse group); with attributes, siblings share
   the forget classes' names (red circles among the circles)
 Zero-shot suites drop images that fall under the forget spec: those are meant to be forgotten.
+Several specs at once (`union_task`: deletion requests in batch, and what sequential requests
+are measured on): forget is under any spec, retain under some spec's retain and no spec's
+forget, others outside every spec's classes, the suites drop what any spec forgets. A request
+after earlier ones (`build_task(..., exclude=earlier)`): the earlier specs' images leave its
+retain sets, and their whole classes are `forgotten_classes`.
 `forget.kind` is checked at composition (unlearn.config.schema.ForgetKind); the sizes of the
 drawn sets come from the `task` config node (unlearn.config.schema.TaskConfig).
 """
@@ -44,6 +49,8 @@ class UnlearningTask:
     test: ImageSet
     test_masks: dict[str, np.ndarray]  # forget / retain / others, boolean over `test`
     zeroshot: dict[str, ZeroShotSuite]
+    # whole classes that earlier deletion requests forgot (unlearn/requests.py): a method keeps none of them
+    forgotten_classes: list[int] = dataclasses.field(default_factory=list)
 
 
 def without_undecodable(task: UnlearningTask) -> tuple[UnlearningTask, dict[str, int]]:
@@ -184,40 +191,70 @@ def stage_task(task: UnlearningTask, cap: int | None) -> UnlearningTask:
                                test_masks={name: np.isin(keep, indices) for name, indices in drawn.items()})
 
 
-def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
-    """The task of a forget spec; `sizes` is the `task` config node (TaskConfig)."""
-    classes, attributes, *_ = spec = _spec(bench, forget)
+def build_task(bench: Benchmark, forget, sizes, seed: int, exclude=()) -> UnlearningTask:
+    """The task of a forget spec; `sizes` is the `task` config node (TaskConfig). `exclude`: specs
+    forgotten before this one (sequential requests): their images leave the retain sets, and their
+    whole classes are `forgotten_classes`."""
+    return _task(bench, [forget], sizes, seed, list(exclude))
+
+
+def union_task(bench: Benchmark, specs, sizes, seed: int) -> UnlearningTask:
+    """The task of several forget specs at once (unlearn/requests.py): forget images are those under
+    any spec, retain images those some spec retains and none forgets, others the images of no
+    spec's classes; `test_masks` also holds each spec's own forget images as `forget/<j>` (1-based)."""
+    task = _task(bench, list(specs), sizes, seed, [])
+    masks = {f"forget/{j}": _masks(task.test, *_spec(bench, spec))[0] for j, spec in enumerate(specs, 1)}
+    return dataclasses.replace(task, test_masks=task.test_masks | masks)
+
+
+def _union(images: ImageSet, specs: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_masks` of several validated specs: forget under any, retain under some and forgotten by
+    none, others outside every spec's classes (for one spec: `_masks` itself)."""
+    forget, retain, others = zip(*(_masks(images, *spec) for spec in specs))
+    anywhere = np.logical_or.reduce(forget)
+    return anywhere, np.logical_or.reduce(retain) & ~anywhere, np.logical_and.reduce(others)
+
+
+def _task(bench: Benchmark, forgets: list, sizes, seed: int, exclude: list) -> UnlearningTask:
+    specs = [_spec(bench, forget) for forget in forgets]
+    earlier = [_spec(bench, spec) for spec in exclude]
+    name = "+".join(forget.name for forget in forgets)
     rng = np.random.default_rng(seed)
-    train_f, train_r, _ = _masks(bench.train, *spec)
-    calib_f, calib_r, _ = _masks(bench.calib, *spec)
-    test_f, test_r, test_o = _masks(bench.test, *spec)
+
+    def split(images: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        forget, retain, others = _union(images, specs)
+        if earlier:  # nothing already forgotten is retained
+            retain = retain & ~_union(images, earlier)[0]
+        return forget, retain, others
+
+    train_f, train_r, _ = split(bench.train)
+    calib_f, calib_r, _ = split(bench.calib)
+    test_f, test_r, test_o = split(bench.test)
     if len(bench.classnames) < 2:
         raise UnlearnError(f"dataset {bench.name} has {len(bench.classnames)} class; zero-shot unlearning needs at least "
                            "two (something to forget and something to keep)")
     for part, masks in (("forget", (train_f, test_f)), ("retain", (train_r, test_r))):
-        for split, mask in zip(("training", "test"), masks):
+        for split_name, mask in zip(("training", "test"), masks):
             if not mask.any():
-                raise UnlearnError(f"forget spec {forget.name!r} leaves no {part} {split} images in dataset {bench.name}; "
+                raise UnlearnError(f"forget spec {name!r} leaves no {part} {split_name} images in dataset {bench.name}; "
                                    f"the score needs both a forget and a retain set")
     cap = sizes.eval_cap
     eval_rng = np.random.default_rng(seed + 1)  # separate stream: capping never moves the training sets
     test_keep = np.unique(np.concatenate([_pick(mask, cap, eval_rng) for mask in (test_f, test_r, test_o)]))
     suites = {}
-    for name, suite in bench.zeroshot.items():
-        # a suite without the forget attributes (e.g. CIFAR beside a style dataset) holds none of the forget images
-        if set(attributes) <= set(suite.images.attributes):
-            keep = ~_masks(suite.images, [suite.classnames.index(c) for c in forget.classes if c in suite.classnames],
-                           attributes)[0]
-        else:
-            keep = np.ones(len(suite.images), dtype=bool)
+    for suite_name, suite in bench.zeroshot.items():
+        keep = ~np.logical_or.reduce([_suite_forget(suite, forget) for forget in forgets])
         if not keep.any():
-            raise UnlearnError(f"zero-shot suite {name} holds only images under forget spec {forget.name!r}: "
+            raise UnlearnError(f"zero-shot suite {suite_name} holds only images under forget spec {name!r}: "
                                "nothing is left to measure; drop the suite or narrow the spec")
-        suites[name] = ZeroShotSuite(suite.images.subset(_pick(keep, cap, eval_rng)), suite.classnames, suite.templates)
+        suites[suite_name] = ZeroShotSuite(suite.images.subset(_pick(keep, cap, eval_rng)), suite.classnames,
+                                           suite.templates)
+    classes = list(dict.fromkeys(c for spec in specs for c in spec[0]))
+    coarse = dict(pair for forget, spec in zip(forgets, specs) for pair in zip(spec[0], coarse_names(bench, forget)))
     return UnlearningTask(
         forget_classes=classes,
-        forget_coarse=coarse_names(bench, forget),
-        forget_whole_classes=not attributes,
+        forget_coarse=[coarse[c] for c in classes],
+        forget_whole_classes=not any(spec[1] for spec in specs),
         forget_train=_sample(bench.train, train_f, sizes.forget_train_size, rng),
         retain_train=_sample(bench.train, train_r, sizes.retain_train_size, rng),
         calib_forget=_sample(bench.calib, calib_f, sizes.calib_size, rng),
@@ -225,4 +262,14 @@ def build_task(bench: Benchmark, forget, sizes, seed: int) -> UnlearningTask:
         test=bench.test.subset(test_keep),
         test_masks={"forget": test_f[test_keep], "retain": test_r[test_keep], "others": test_o[test_keep]},
         zeroshot=suites,
+        forgotten_classes=list(dict.fromkeys(c for spec in earlier if not spec[1] for c in spec[0])),
     )
+
+
+def _suite_forget(suite: ZeroShotSuite, forget) -> np.ndarray:
+    """The images of a zero-shot suite under the forget spec: those are meant to be forgotten. A
+    suite without the spec's attributes (e.g. CIFAR beside a style dataset) holds none of them."""
+    if not set(forget.attributes) <= set(suite.images.attributes):
+        return np.zeros(len(suite.images), dtype=bool)
+    return _masks(suite.images, [suite.classnames.index(c) for c in forget.classes if c in suite.classnames],
+                  dict(forget.attributes))[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from unlearn.cost import phase
+from unlearn.runtime import seed_everything
 from unlearn.data.base import Benchmark
 from unlearn.data.tasks import UnlearningTask
 from unlearn.rundir import ARTIFACTS_DIR
@@ -45,8 +47,9 @@ class UnlearnContext:
 
     @property
     def kept_classes(self) -> list[int]:
-        """The class indices outside the forget spec's classes, in order."""
-        forget = set(self.task.forget_classes)
+        """The class indices outside the forget spec's classes and the whole classes earlier
+        deletion requests forgot, in order."""
+        forget = {*self.task.forget_classes, *self.task.forgotten_classes}
         return [c for c in range(len(self.bench.classnames)) if c not in forget]
 
     def steps(self, n: int) -> int:
@@ -90,3 +93,15 @@ class UnlearnContext:
                                       pin_memory=self.device.type == "cuda"):
                 yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             epoch += 1
+
+
+def unlearn_timed(run_method: Callable[[UnlearnContext], None], ctx: UnlearnContext) -> float:
+    """Run a method on its context, seeded by the run seed, under the cost phase `unlearn`; its
+    wall seconds (CUDA synchronised)."""
+    seed_everything(ctx.seed)
+    start = time.perf_counter()
+    with phase("unlearn"):
+        run_method(ctx)
+        if ctx.device.type == "cuda":
+            torch.cuda.synchronize()
+    return time.perf_counter() - start

@@ -81,7 +81,7 @@ def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
     return ImageSet(ConcatDataset([a.dataset, b.dataset]), np.concatenate([a.labels, b.labels]))
 
 
-@METHODS.register("emmn", EmmnConfig, rank=70)
+@METHODS.register("emmn", EmmnConfig, rank=70, forgets="whole_classes")
 def emmn(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     params, head = trainable_and_head(ctx)

@@ -140,7 +140,7 @@ class LipschitzConfig(MethodConfig):
     retain_text_weight: float = at_least(0, 0.0)
 
 
-@METHODS.register("lipschitz", LipschitzConfig, rank=80)
+@METHODS.register("lipschitz", LipschitzConfig, rank=80, forgets="whole_classes")
 def lipschitz(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     check_config(cfg)

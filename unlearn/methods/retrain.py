@@ -27,7 +27,7 @@ class RetrainConfig(MethodConfig):
     pretrain_seed_offset: int = at_least(1, 1000)  # added to backbone.pretrain.seed
 
 
-@METHODS.register("retrain", RetrainConfig, rank=2, label="retrain (deep control)")
+@METHODS.register("retrain", RetrainConfig, rank=2, label="retrain (deep control)", requests=False)
 def retrain(ctx) -> None:
     if ctx.backbone is None or ctx.forget is None:
         raise UnlearnError("method=retrain needs the run's backbone and forget configs (run it through python -m unlearn)")

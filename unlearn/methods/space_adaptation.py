@@ -147,7 +147,7 @@ class Problem:
     lambda_weight: float
 
 
-@METHODS.register("space_adaptation", SpaceAdaptationConfig, rank=90)
+@METHODS.register("space_adaptation", SpaceAdaptationConfig, rank=90, forgets="whole_classes")
 def space_adaptation(ctx) -> None:
     cfg, model = ctx.cfg, ctx.model
     check_choices(cfg)

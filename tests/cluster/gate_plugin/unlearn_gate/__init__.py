@@ -5,7 +5,8 @@ A job at the gate is a job whose work outlasts its time limit, or one that is ru
 preempts (`scontrol requeue`) or cancels (`scancel`) it. On arrival it writes `<path>.waiting`
 holding its Slurm job id (`<array id>_<task>`: what the test requeues or cancels). It waits until the file `path` exists,
 except on a requeued attempt (SLURM_RESTART_COUNT > 0), which passes straight through: the attempt
-after a time limit or a preemption completes on its own.
+after a time limit or a preemption completes on its own. With `consume=true` (tests/test_requests.py)
+each pass removes the gate and the `.waiting` file: one opening lets one request through.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from unlearn.methods import METHODS
 class GateConfig(MethodConfig):
     path: str = ""  # the gate: the job waits until this file exists
     timeout_s: float = 600.0  # a gate never opened fails the job after this long
+    consume: bool = False  # each pass closes the gate again
 
 
 @METHODS.register("gate", GateConfig, rank=99)
@@ -38,3 +40,6 @@ def gate(ctx) -> None:
         if time.monotonic() > deadline:
             raise UnlearnError(f"method.path={gate_file}: the gate was not opened within {ctx.cfg.timeout_s:g} s")
         time.sleep(0.2)
+    if ctx.cfg.consume:
+        gate_file.unlink()
+        gate_file.with_name(f"{gate_file.name}.waiting").unlink()
