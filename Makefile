@@ -71,7 +71,7 @@ tables-synthetic: setup
 	$(PY) experiments/reproduce.py --synthetic $(if $(REPORT),--report $(REPORT)) $(ARGS)
 
 # Deletion requests one after another (experiment=sequential_synthetic: 5 requests, every method that can
-# forget parts of a class, sequential and batch, 2 seeds) into outputs/sequential, then its report (the
+# forget parts of a class, sequential and batch, 3 seeds) into outputs/sequential, then its report (the
 # committed one: make sequential REPORT=experiments/results/sequential); re-running resumes.
 sequential: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/reproduce.py sequential_synthetic --out outputs/sequential $(if $(REPORT),--report $(REPORT)) $(ARGS)

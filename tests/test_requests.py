@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, compose_config, install_gate_plugin, read_metrics
+from tests.conftest import DEBUG, ROOT, compose_config, install_gate_plugin, read_metrics
 from tests.wandb_records import history
-from unlearn.data import build_benchmark, dataset_catalog
+from unlearn import audit
+from unlearn.data import build_benchmark, dataset_catalog, synthetic
 from unlearn.data.tasks import build_task, union_task, validate_forget
 from unlearn.errors import UnlearnError
 from unlearn.methods import METHODS
@@ -135,7 +136,6 @@ def test_a_later_request_retains_nothing_already_forgotten():
     (("method=emmn", "requests=[synthetic_class_arrow,synthetic_subgroup_red_circle]"),
      "method=emmn forgets whole classes only; requests[1]=synthetic_subgroup_red_circle is a part of its class"),
     (("method=retrain", "requests=[synthetic_class_arrow]"), "method=retrain forgets one spec per job"),
-    (("audit=standard", "requests=[synthetic_class_arrow]"), "audit=standard with requests is not supported yet"),
 ])
 def test_every_request_is_checked_before_any_work(overrides, message):
     with pytest.raises(UnlearnError, match=None) as err:
@@ -263,3 +263,28 @@ def test_the_real_data_preset_fails_fast_offline(tmp_path):
     assert proc.returncode != 0 and time.monotonic() - start < 120
     assert "Traceback" not in proc.stderr and not (tmp_path / "metrics.json").exists()
     assert str(tmp_path / "nowhere") in proc.stderr or "openai" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "batch"])
+def test_the_audit_measures_the_final_model_against_every_request(cli, mode):
+    proc, run_dir = cli("logger=none", *DEBUG, "method=grad_ascent", "audit=standard", f"mode={mode}", THREE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = read_metrics(run_dir)
+    for model in ("original", "unlearned"):
+        assert {f"audit/{model}/probe/forget/acc", f"audit/{model}/relearn/3/forget/acc",
+                f"audit/{model}/mia/power"} <= set(metrics), model
+    # the three requests name different attributes (none, red): no attribute prompt set
+    assert not any("/prompts/attribute/" in key for key in metrics)
+
+
+def test_the_reference_is_pretrained_without_every_request():
+    cfg = expanded(compose_config("logger=none", "audit=standard", "audit.reference=retrain", THREE))
+    leave_out = audit.reference_backbone(cfg).pretrain.leave_out
+    assert [dict(spec.attributes) for spec in leave_out] == [{}, {"colour": "red"}, {}]
+    left = set(synthetic.training_combos()) - set(synthetic.training_combos(leave_out))
+    shapes, colours = list(synthetic.SHAPES), list(synthetic.COLOURS)
+    assert {shapes[s] for s, _, _ in left} == {"arrow", "circle", "heart"}
+    assert {colours[c] for s, c, _ in left if shapes[s] == "circle"} == {"red"}
+    # one spec keeps the leave-out it always had (and with it its cached checkpoint's name)
+    single = audit.reference_backbone(compose_config("logger=none", "audit=standard", "audit.reference=retrain"))
+    assert dict(single.pretrain.leave_out) == {"classes": ["circle"], "attributes": {"colour": "red"}}

@@ -44,7 +44,9 @@ def reference_backbone(cfg):
     if reference is None:
         return None
     if reference == "retrain":
-        return retrained(cfg.backbone, cfg.forget, cfg.dataset.name, "audit.reference=retrain",
+        # a job with deletion requests (unlearn/requests.py): without every request's images
+        return retrained(cfg.backbone, list(cfg.get("requests") or []) or cfg.forget, cfg.dataset.name,
+                         "audit.reference=retrain",
                          instead=", or a checkpoint path (audit.reference=/path/to/model.pt)")
     backbone = OmegaConf.to_container(cfg.backbone, resolve=True)  # a standalone copy: nothing left to resolve
     backbone["pretrained"] = reference

@@ -113,6 +113,12 @@ def specs(cfg: DictConfig) -> list[DictConfig]:
     return list(cfg.requests) or [cfg.forget]
 
 
+def measured_specs(cfg: DictConfig):
+    """What the job's measurements read as its forget spec: the spec, or the list of requests (the
+    audit's metrics take either, unlearn/data/tasks.py `spec_masks`)."""
+    return list(cfg.requests) if cfg.requests else cfg.forget
+
+
 def forget_name(cfg: DictConfig) -> str:
     """The forget column of the job's results: the requests' names joined by '+', in order."""
     return "+".join(spec.name for spec in specs(cfg))
@@ -124,8 +130,6 @@ def check(cfg: DictConfig) -> None:
     if cfg.requests and method.extras.get("requests", True) is False:
         takers = [n for n, e in METHODS.load().items() if e.extras.get("requests", True) is not False]
         raise UnlearnError(f"method={method.name} forgets one spec per job and cannot take requests; valid: {choices(takers)}")
-    if cfg.requests and len(cfg.audit.metrics):
-        raise UnlearnError("audit=standard with requests is not supported yet; valid: audit=none")
     if method.extras.get("forgets") != "whole_classes":
         return
     for where, spec in ([(f"requests[{i}]", s) for i, s in enumerate(cfg.requests)] or [("forget", cfg.forget)]):

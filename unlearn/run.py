@@ -72,7 +72,8 @@ class Job:
     forget: Any  # the forget spec; None in a job with requests (unlearn/requests.py: each request has its own)
 
     def metric_context(self, before: dict[str, float]) -> MetricContext:
-        return MetricContext(bench=self.bench, task=self.task, forget=self.forget, tokenizer=self.tokenizer,
+        return MetricContext(bench=self.bench, task=self.task, forget=requests.measured_specs(self.cfg),
+                             tokenizer=self.tokenizer,
                              device=self.device, evaluator=self.evaluator, seed=self.cfg.seed,
                              batch_size=self.cfg.eval.batch_size, before=before)
 
@@ -374,7 +375,7 @@ def unlearn_and_measure(job: Job, run_method: Callable[[UnlearnContext], None]) 
 def measure_sequence(job: Job, run_method: Callable[[UnlearnContext], None], digest: str) -> RunResult:
     """Sequential requests (unlearn/requests.py): the last request's measurement at the top, each
     request's under `requests`."""
-    cfg, suite = job.cfg, measured(job.cfg)
+    cfg, suite, audit_suite = job.cfg, measured(job.cfg), audited(job.cfg)
 
     def measure(task: UnlearningTask, model: torch.nn.Module, before: dict) -> dict:
         mctx = replace(job.metric_context(before), task=task, evaluator=job.evaluator.on(task))
@@ -383,11 +384,19 @@ def measure_sequence(job: Job, run_method: Callable[[UnlearnContext], None], dig
     def result_of(forget: str, before: dict, after: dict, **fields) -> RunResult:
         return run_result(cfg, forget, before, after, suite.aggregate(before, after), **fields)
 
+    audits: dict[str, dict] = {}
+    if audit_suite:  # the original's audit, against every request (job.task: their union)
+        with cost.phase("audit_original"):
+            audits["original"] = audit_suite.measure(job.metric_context(measure(job.task, job.model, {})), job.model)
     done = requests.run_sequential(job, run_method, digest, measure, result_of)
     last = done[str(len(done))]
+    tow = None
+    if audit_suite:
+        audits, tow = audit_unlearned(job, job.metric_context(last.before), audit_suite, last.after, audits)
     total = {key: sum(getattr(r, key) or 0.0 for r in done.values()) for key in ("unlearn_s", "eval_s")}
     result = replace(last, forget=requests.forget_name(cfg), stages={}, summary={}, cost=cost.METER.as_metrics(),
-                     undecodable=job.undecodable if cfg.dataset.skip_bad_images else None, requests=done, **total)
+                     undecodable=job.undecodable if cfg.dataset.skip_bad_images else None, requests=done,
+                     audit=audits, tow=tow, **total)
     job.logger.summary(numeric_leaves(result.to_json()))
     log.info("after %d requests: %s", len(done), "  ".join(
         f"{k.replace('_', ' ')} {v:.2f}" for k, v in result.aggregates.items() if isinstance(v, float)))

@@ -94,8 +94,9 @@ class PretrainConfig:
     # towards real CLIP's geometry: the same logit gaps from much smaller cosine gaps
     logit_scale: Optional[float] = positive(None)
     # images never shown in pretraining: {classes: [...], attributes: {colour: red, ...}} (the forget
-    # spec of a retrained reference model, unlearn/audit.py); null: the whole pretraining world
-    leave_out: Optional[dict[str, Any]] = None
+    # spec of a retrained reference model, unlearn/audit.py), or a list of them (deletion requests);
+    # null: the whole pretraining world
+    leave_out: Optional[Any] = None
 
 
 @dataclass

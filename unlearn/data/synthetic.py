@@ -19,6 +19,7 @@ the same images, on any machine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,16 +159,17 @@ def render(shapes: np.ndarray, colours: np.ndarray, styles: np.ndarray, rng: np.
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def training_combos(leave_out: dict | None = None) -> list[tuple[int, int, int]]:
+def training_combos(leave_out: dict | list[dict] | None = None) -> list[tuple[int, int, int]]:
     """(shape, colour, style) index triples allowed in pretraining; `leave_out` ({classes: [...],
-    attributes: {colour|style: value}}) removes the combinations a forget spec covers."""
+    attributes: {colour|style: value}}, or a list of them: several deletion requests) removes the
+    combinations a forget spec covers."""
     heldout = set(HELDOUT_PAIRS)
-    classes = set((leave_out or {}).get("classes", ()))
-    attributes = dict((leave_out or {}).get("attributes", {}))
+    specs = [] if leave_out is None else [leave_out] if isinstance(leave_out, Mapping) else list(leave_out)
 
     def left_out(shape: str, colour: str, style: str) -> bool:
         values = {"colour": colour, "style": style}
-        return shape in classes and all(values[k] == v for k, v in attributes.items())
+        return any(shape in spec.get("classes", ()) and all(values[k] == v for k, v in spec.get("attributes", {}).items())
+                   for spec in specs)
 
     return [
         (i, c, t)
@@ -228,7 +230,7 @@ def vocabulary() -> list[str]:
 
 
 def pretraining_batch(batch_size: int, rng: np.random.Generator, image_size: int = 32,
-                      leave_out: dict | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+                      leave_out: dict | list[dict] | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
     """A fresh batch from the pretraining distribution (without `leave_out`'s combinations): images,
     captions, and the boolean matrix `matches[i, j]` = caption j describes image i (several captions
     can fit one image)."""

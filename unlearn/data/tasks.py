@@ -31,6 +31,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from omegaconf import ListConfig
 
 from unlearn.data.base import Benchmark, ImageSet, ZeroShotSuite
 from unlearn.data.images import decodable
@@ -150,8 +151,14 @@ def _spec(bench: Benchmark, forget) -> tuple[list[int], dict, str, list[int]]:
 
 def spec_masks(bench: Benchmark, forget, images: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(forget, retain, others) boolean masks of the forget spec over any of the dataset's image sets
-    (e.g. the whole training pool, where the task holds only samples of it)."""
-    return _masks(images, *_spec(bench, forget))
+    (e.g. the whole training pool, where the task holds only samples of it); `forget` may be a list
+    of specs (deletion requests: `union_task`'s masks)."""
+    return _union(images, [_spec(bench, spec) for spec in as_specs(forget)])
+
+
+def as_specs(forget) -> list:
+    """A forget spec, or a list of them (deletion requests), as a list."""
+    return list(forget) if isinstance(forget, (list, tuple, ListConfig)) else [forget]
 
 
 def _pick(mask: np.ndarray, size: int | None, rng: np.random.Generator) -> np.ndarray:

@@ -18,7 +18,7 @@ from unlearn.zeroshot import image_features
 class MetricContext:
     bench: Benchmark
     task: UnlearningTask
-    forget: Any  # the forget spec (config node: name, kind, classes, attributes)
+    forget: Any  # the forget spec (config node: name, kind, classes, attributes), or the list of a job's deletion requests
     tokenizer: Callable
     device: torch.device
     evaluator: Evaluator  # the run's evaluator: cached features of the task's test set

@@ -4,7 +4,7 @@ the training templates. Forgetting measured with one prompt set can be undone by
 | set | templates |
 |---|---|
 | each of `dataset.audit_prompts` | paraphrase sets written for the dataset (its config) |
-| `attribute` (specs with attributes) | the evaluation templates with the forgotten attribute named: "a picture of a red {}." |
+| `attribute` (specs with attributes; deletion requests: when all name the same) | the evaluation templates with the forgotten attribute named: "a picture of a red {}." |
 
 Keys: `prompts/<set>/forget/acc`, `prompts/<set>/retain/acc`.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.config.schema import MetricConfig
+from unlearn.data.tasks import as_specs
 from unlearn.metrics import METRICS
 from unlearn.metrics.base import accuracy, head
 
@@ -40,7 +41,8 @@ def prompts(mctx, model, cfg) -> dict[str, float | None]:
 
 def prompt_sets(mctx) -> dict[str, list[str]]:
     sets = {name: list(templates) for name, templates in mctx.bench.audit_prompts.items()}
-    if mctx.forget.attributes:
-        named = " ".join(str(v) for v in mctx.forget.attributes.values())
+    # several specs (deletion requests): only when they all name the same attributes
+    phrases = {" ".join(str(v) for v in spec.attributes.values()) for spec in as_specs(mctx.forget)}
+    if len(phrases) == 1 and (named := phrases.pop()):
         sets["attribute"] = [t.replace("{}", f"{named} {{}}") for t in mctx.bench.templates]
     return sets

@@ -20,7 +20,7 @@ import numpy as np
 import open_clip
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from unlearn.data import synthetic
 from unlearn.data.transforms import normalize_uint8
@@ -67,12 +67,15 @@ def find_cached(cfg) -> Path | None:
 def retrained(backbone, forget, dataset: str, asked_by: str, seed_offset: int = 0, instead: str = "") -> DictConfig:
     """The backbone config of a tiny CLIP pretrained again without the forget spec's images (same
     recipe, pretraining seed + `seed_offset`): exact unlearning, cached like every tiny checkpoint.
+    `forget` may be a list of specs (deletion requests): without the images of every one.
     Only the tiny CLIPs of the embedded world can be; the error names `asked_by`, and `instead`."""
     if backbone.pretrained != "synthetic" or backbone.pretrain is None or dataset != "synthetic":
         raise UnlearnError(f"{asked_by} pretrains a tiny CLIP on the embedded world again; backbone {backbone.name} "
                            f"on dataset {dataset} cannot be; valid: tiny_rn, tiny_vit on dataset=synthetic{instead}")
     cfg = OmegaConf.create(OmegaConf.to_container(backbone, resolve=True))  # standalone: nothing left to resolve
-    cfg.pretrain.leave_out = {"classes": list(forget.classes), "attributes": dict(forget.attributes)}
+    specs = [{"classes": list(spec.classes), "attributes": dict(spec.attributes)}
+             for spec in (forget if isinstance(forget, (list, ListConfig)) else [forget])]
+    cfg.pretrain.leave_out = specs[0] if len(specs) == 1 else specs  # one spec: the key it always had
     cfg.pretrain.seed = int(cfg.pretrain.seed) + seed_offset
     return cfg
 
