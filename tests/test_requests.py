@@ -4,6 +4,7 @@ sequential, each item checked before any work, and resume after an interruption.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
@@ -99,6 +100,11 @@ def test_the_report_has_a_table_per_request_the_held_verdicts_and_the_plot(runs,
     held = "yes" if worst <= 0.1 and retain >= 0.9 else "no"
     assert f"| grad_ascent (batch) | 1 | {100 * worst:.1f} | {100 * retain:.1f} | {held} |" in text
     assert len(list(tmp_path.glob("requests_*_tiny_rn.png"))) == 1
+    with (tmp_path / "requests.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["method"], r["request"]) for r in rows] == [("original (before)", "0"), *(
+        ("grad_ascent (sequential)", str(i)) for i in (1, 2, 3)), ("grad_ascent (batch)", "3")]
+    assert float(rows[2]["forget/1/acc mean"]) == pytest.approx(r1)
 
 
 def test_sequential_and_batch_measure_the_same_sets():

@@ -14,6 +14,7 @@ Writes into --out (default `<first dir>/report`):
                 (the runs' `before` metrics) first, published numbers right below a matching row
   results.csv   the same rows, one line each: per metric mean, std, interval and p against the best
   results.tex   the tables as LaTeX (booktabs)
+  requests.csv  jobs with deletion requests: every request's measurement (unlearn/report_requests.py)
   tradeoff_<dataset>_<forget>.png   forget vs retain accuracy, one colour per method
   <curve>_<...>.png                 each curve a method recorded (unlearn/curves.py), per row
 
@@ -46,7 +47,7 @@ from unlearn.io import atomic_write, digest
 from unlearn.metrics import SCORES
 from unlearn.plotting import figure, save_png
 from unlearn.curves import Curve, read_curves
-from unlearn.report_requests import plot_requests, request_lines
+from unlearn.report_requests import csv_rows as request_csv_rows, plot_requests, request_lines
 from unlearn.results import RunResult
 from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run
 from unlearn.stats import Estimate, best_and_ties, estimate, paired, tied_with_best
@@ -821,6 +822,9 @@ def report(dirs: list[Path], out: Path, reference_dir: Path | None,
     header, rows = csv_rows(tables)
     atomic_write(out / "results.csv", lambda tmp: _write_csv(tmp, header, rows))
     atomic_write(out / "results.tex", lambda tmp: tmp.write_text(latex(tables)))
+    header, rows = request_csv_rows(tables)
+    if rows:
+        atomic_write(out / "requests.csv", lambda tmp: _write_csv(tmp, header, rows))
     return tables, skipped
 
 

@@ -4,6 +4,7 @@
 |---|---|
 | a table per request i | after request i: each request's own forget accuracy so far (R1..Ri ↓), retain (images under no request), others, every zero-shot suite and the score, per sequential method; the original model first; the batch runs beside the sequential ones in the last table |
 | held after the last request | per method and mode: the worst request's forget accuracy as a % of its accuracy before, retain as a % of before, and whether both hold: every request ≤ `HELD_FORGET` % and retain ≥ `HELD_RETAIN` % |
+| `requests.csv` | one line per table, backbone, method row and request i (0: the original; a batch row only at the last): every measured key's mean, its interval's half-width and n |
 | `requests_<table>_<backbone>.png` | each request's forget accuracy against the number of requests made, one panel per sequential method (the batch run's end as markers), and retain and the suites' mean against it, methods side by side |
 
 Cells are mean ± the half-width of the 95 % t interval over the runs' units (unlearn/stats.py), in %.
@@ -88,6 +89,35 @@ def request_lines(table, plots: list[Path]) -> list[str]:
         lines += held_lines(seq + bat, len(names))
         lines += [f"![{path.stem}]({path.name})" for path in plots if path.stem.endswith(f"_{backbone}")] + [""]
     return lines
+
+
+def csv_rows(tables: list) -> tuple[list[str], list[list]]:
+    """requests.csv (module docstring); no rows without sequential runs."""
+    found = []
+    for table in tables:
+        for backbone in dict.fromkeys(row.backbone for row in table.rows):
+            mine = [r for r in table.rows if r.backbone == backbone and r.kind == "ours"]
+            seq, bat = [r for r in mine if sequential(r)], [r for r in mine if batch(r)]
+            if not seq:
+                continue
+            count = len(steps(seq[0]))
+            found.append((table, backbone, "original (before)", 0, [run.result.requests["1"] for run in seq[0].runs],
+                          "before"))
+            found += [(table, backbone, row.label, i, [run.result.requests[str(i)] for run in row.runs], "after")
+                      for row in seq for i in range(1, count + 1)]
+            found += [(table, backbone, row.label, count, [run.result for run in row.runs], "after") for row in bat]
+    keys = sorted({k for *_, results, phase in found for r in results for k in getattr(r, phase)})
+    header = ["dataset", "forget", "backbone", "method", "request", "n"] + [f"{k} {part}" for k in keys
+                                                                            for part in ("mean", "half_width")]
+    rows = []
+    for table, backbone, label, i, results, phase in found:
+        cells = []
+        for key in keys:
+            values = [100.0 * v for v in _measured(results, key, phase) if isinstance(v, (int, float)) and math.isfinite(v)]
+            mean = estimate(values) if values else None
+            cells += [mean.mean if mean else "", mean.half_width if mean and mean.half_width is not None else ""]
+        rows.append([table.dataset, table.forget, backbone, label, i, len(results), *cells])
+    return header, rows
 
 
 def held(result: RunResult, count: int) -> tuple[float, float]:
