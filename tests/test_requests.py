@@ -159,7 +159,7 @@ def test_a_bad_request_stops_the_cli_with_one_line_and_no_run_folder(cli):
 def _wait_for(condition, what: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert proc.poll() is None, f"the job ended while waiting for {what}: {proc.stdout.read()[-3000:]}"
+        assert proc.poll() is None, f"the job ended while waiting for {what}: {proc.stdout.read()[-3000:] if proc.stdout else ''}"
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
 
@@ -294,3 +294,24 @@ def test_the_reference_is_pretrained_without_every_request():
     # one spec keeps the leave-out it always had (and with it its cached checkpoint's name)
     single = audit.reference_backbone(compose_config("logger=none", "audit=standard", "audit.reference=retrain"))
     assert dict(single.pretrain.leave_out) == {"classes": ["circle"], "attributes": {"colour": "red"}}
+
+
+def test_a_killed_job_resumes_to_exactly_the_uninterrupted_result(runs, tmp_path):
+    """SIGKILL once request 2 of 3 is saved (grad_ascent: request 3 takes seconds), then the same
+    command again: every request's measurement equals the uninterrupted run's."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "unlearn", f"hydra.run.dir={run_dir}", "method=grad_ascent", "mode=sequential",
+               THREE, "logger=none"]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for((run_dir / "requests" / "2" / "result.json").exists, "request 2 saved", first, timeout=300)
+    first.kill()
+    first.wait(timeout=60)
+    assert not (run_dir / "metrics.json").exists()
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming after request 2 of 3" in second.stdout + second.stderr
+    resumed, uninterrupted = read_metrics(run_dir), read_metrics(runs / "sequential")
+    for i in ("1", "2", "3"):
+        for phase in ("before", "after"):
+            assert resumed["requests"][i][phase] == uninterrupted["requests"][i][phase], (i, phase)
+    assert resumed["after"] == uninterrupted["after"] and resumed["score"] == uninterrupted["score"]
