@@ -5,7 +5,7 @@
 | a table per request i | after request i: each request's own forget accuracy so far (R1..Ri ↓), retain (images under no request), others, every zero-shot suite and the score, per sequential method; the original model first; the batch runs beside the sequential ones in the last table |
 | held after the last request | per method and mode: the worst request's forget accuracy as a % of its accuracy before, retain as a % of before, and whether both hold: every request ≤ `HELD_FORGET` % and retain ≥ `HELD_RETAIN` % |
 | `requests.csv` | one line per table, backbone, method row and request i (0: the original; a batch row only at the last): every measured key's mean, its interval's half-width and n |
-| `requests_<table>_<backbone>.png` | each request's forget accuracy against the number of requests made, one panel per sequential method (the batch run's end as markers), and retain and the suites' mean against it, methods side by side |
+| `requests_<table>_<backbone>.png` | each request's forget accuracy against the number of requests made, one panel per sequential method (the batch run's as crosses at the end, each in its request's colour), and retain and the suites' mean against it, methods side by side |
 
 Cells are mean ± the half-width of the 95 % t interval over the runs' units (unlearn/stats.py), in %.
 """
@@ -161,13 +161,12 @@ def plot_requests(table, colours: dict[str, str], out: Path) -> list[Path]:
         axes = grid[:panels]
         x = list(range(count + 1))
         for ax, row in zip(axes, seq):
-            for j in range(1, count + 1):
-                ax.plot(x, _curve(row, f"forget/{j}/acc"), marker="o", markersize=3, label=f"R{j}")
             twin = next((b for b in bat if b.method == row.method), None)
-            if twin is not None:
-                for j in range(1, count + 1):
+            for j in range(1, count + 1):
+                (line,) = ax.plot(x, _curve(row, f"forget/{j}/acc"), marker="o", markersize=3, label=f"R{j}")
+                if twin is not None:  # the batch run's R<j>, in R<j>'s colour
                     ax.plot([count], [_mean([r.result.after[f"forget/{j}/acc"] for r in twin.runs])], marker="x",
-                            color="black", linestyle="none", label="batch" if j == 1 else None)
+                            markersize=8, color=line.get_color(), linestyle="none", label="batch" if j == 1 else None)
             ax.set_title(row.label, fontsize=8)
             ax.set_xlabel("requests made")
             ax.set_ylabel("forget accuracy %  ↓")
