@@ -36,6 +36,15 @@ def batch(row) -> bool:
                                   and OmegaConf.select(run.config, "requests") for run in row.runs)
 
 
+def blocks(table):
+    """(backbone, its sequential rows, its batch rows) for every backbone of the table with sequential rows."""
+    for backbone in dict.fromkeys(row.backbone for row in table.rows):
+        mine = [r for r in table.rows if r.backbone == backbone and r.kind == "ours"]
+        seq = [r for r in mine if sequential(r)]
+        if seq:
+            yield backbone, seq, [r for r in mine if batch(r)]
+
+
 def steps(row) -> list[RunResult]:
     """The first run's result after each request, in order (names and counts)."""
     done = row.runs[0].result.requests
@@ -57,11 +66,7 @@ def _measured(results: list[RunResult], key: str, phase: str = "after") -> list[
 def request_lines(table, plots: list[Path]) -> list[str]:
     """Markdown: the per-request tables and the held summary, per backbone; [] without sequential rows."""
     lines: list[str] = []
-    for backbone in dict.fromkeys(row.backbone for row in table.rows):
-        mine = [r for r in table.rows if r.backbone == backbone and r.kind == "ours"]
-        seq, bat = [r for r in mine if sequential(r)], [r for r in mine if batch(r)]
-        if not seq:
-            continue
+    for backbone, seq, bat in blocks(table):
         names = [step.forget for step in steps(seq[0])]
         suites = sorted(k for k in seq[0].runs[0].result.after if k.startswith("zeroshot/"))
         lines += [f"### Requests one after another · {backbone}", "",
@@ -95,11 +100,7 @@ def csv_rows(tables: list) -> tuple[list[str], list[list]]:
     """requests.csv (module docstring); no rows without sequential runs."""
     found = []
     for table in tables:
-        for backbone in dict.fromkeys(row.backbone for row in table.rows):
-            mine = [r for r in table.rows if r.backbone == backbone and r.kind == "ours"]
-            seq, bat = [r for r in mine if sequential(r)], [r for r in mine if batch(r)]
-            if not seq:
-                continue
+        for backbone, seq, bat in blocks(table):
             count = len(steps(seq[0]))
             found.append((table, backbone, "original (before)", 0, [run.result.requests["1"] for run in seq[0].runs],
                           "before"))
@@ -147,11 +148,7 @@ def held_lines(rows: list, count: int) -> list[str]:
 def plot_requests(table, colours: dict[str, str], out: Path) -> list[Path]:
     """One figure per backbone with sequential rows (module docstring)."""
     paths = []
-    for backbone in dict.fromkeys(row.backbone for row in table.rows):
-        mine = [r for r in table.rows if r.backbone == backbone and r.kind == "ours"]
-        seq, bat = [r for r in mine if sequential(r)], [r for r in mine if batch(r)]
-        if not seq:
-            continue
+    for backbone, seq, bat in blocks(table):
         count, panels = len(steps(seq[0])), len(seq) + 2
         columns = min(panels, PANELS_PER_LINE)
         fig = figure(3.2 * columns, 3.4 * math.ceil(panels / columns))

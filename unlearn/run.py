@@ -69,7 +69,11 @@ class Job:
     stage_evaluator: Evaluator  # a method's intermediate states (eval.stage_cap)
     logger: Any
     undecodable: dict[str, int]  # images left out per set (dataset.skip_bad_images)
-    forget: Any  # the forget spec; None in a job with requests (unlearn/requests.py: each request has its own)
+
+    @property
+    def forget(self) -> Any:
+        """The forget spec a method gets; None in a job with requests (unlearn/requests.py: each has its own)."""
+        return None if self.cfg.requests else self.cfg.forget
 
     def metric_context(self, before: dict[str, float]) -> MetricContext:
         return MetricContext(bench=self.bench, task=self.task, forget=requests.measured_specs(self.cfg),
@@ -163,8 +167,7 @@ def build_job(cfg: DictConfig, run_dir: Path) -> Job:
     logger = build_logger(cfg.logger, run_dir, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
                           name=run_dir.name, group=wandb_group(cfg), job_type=cfg.method.name)
     return Job(cfg, run_dir, device, model, tokenizer, bench, task, evaluator,
-               evaluator.on(stage_task(task, cfg.eval.stage_cap)), logger, undecodable,
-               None if cfg.requests else cfg.forget)
+               evaluator.on(stage_task(task, cfg.eval.stage_cap)), logger, undecodable)
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> float:
