@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint test-slow test-gpu test-cluster bench pretrain tables tables-synthetic sequential check-report audit-validity clean docs docs-serve
+.PHONY: setup run test lint test-slow test-gpu test-cluster bench pretrain tables tables-synthetic sequential check-report audit-validity ulira clean docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -81,6 +81,12 @@ sequential: setup
 # judged on them; writes experiments/results/audit_validity/. Retrained models are cached (one-time cost).
 audit-validity: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/audit_validity.py $(ARGS)
+
+# U-LiRA (experiments/ulira.py): every method on class circle and class arrow, pretraining seeds 0-2 x
+# seeds 0-1, attacked image by image against tiny CLIPs retrained without the class; writes
+# experiments/results/ulira/. Retrained shadows are cached (one-time cost); re-running resumes.
+ulira: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/ulira.py $(ARGS)
 
 clean:
 	rm -rf outputs/runs outputs/multiruns outputs/tables

@@ -20,8 +20,9 @@ Per measure and spec, over the pretraining seeds (k models of each control):
 | `effect` | (mean shallow − mean deep) in that direction, over `noise`: the pooled standard deviation of the two controls over pretraining seeds (the noise floor) |
 | `ordered` | original ≥ shallow > deep in that direction, on the means |
 | `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it) |
+| `deep spread` | the standard deviation of the deep control over pretraining seeds: how much a retrained reference itself moves with its seed (the noise any depth against one reference carries; `audit.min_gap` is checked against it) |
 
-Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>.png`; the sweeps go to
+Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>_<backbone>.png`; the sweeps go to
 `<runs>/<spec>` (fixed folders: a second run resumes, and retrained models are cached; `--no-sweep`
 only reads them, e.g. after sweeps run side by side with `--specs` each).
 """
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from unlearn.config import register_resolvers
+from unlearn.metrics.relearn import curve_mean
 from unlearn.plotting import figure, save_png
 from unlearn.report import Run, audited, collect
 
@@ -55,6 +57,7 @@ MEASURES = {
     "relearn/1/forget/acc": (+1, "forget accuracy after 1 relearning step"),
     "relearn/3/forget/acc": (+1, "after 3 relearning steps"),
     "relearn/10/forget/acc": (+1, "after 10 relearning steps"),
+    "relearn/mean/forget/acc": (+1, "mean forget accuracy over the relearning steps recorded (1, 3, 10, 30)"),
     "relearn/steps_to_half": (-1, "relearning steps to half the original's forget accuracy (never: NEVER_STEPS)"),
     "probe/forget/acc": (+1, "linear probe on the image features, forget images"),
     "mia/efficacy": (-1, "share of forget images the membership attack calls unseen (null: no power)"),
@@ -97,6 +100,8 @@ def newest_per_model(runs: list[Run]) -> tuple[list[Run], list[Run]]:
 def measured(run: Run) -> dict[str, float]:
     """The unlearned model's value of every MEASURE (NEVER_STEPS for a relearning that never came back)."""
     values = audited(run, "unlearned") | {"forget/acc": run.result.after.get("forget/acc")}
+    if "relearn/mean/forget/acc" not in values:  # a run from before the relearn metric wrote it: the same mean
+        values["relearn/mean/forget/acc"] = curve_mean(values)
     if "relearn/steps_to_half" in values and values["relearn/steps_to_half"] is None:
         values["relearn/steps_to_half"] = NEVER_STEPS
     return {k: v for k, v in values.items() if k in MEASURES and v is not None and not math.isnan(v)}
@@ -132,6 +137,7 @@ def evaluate(runs: list[Run]) -> list[dict]:
             values = {kind: [m[key] for m in found if key in m] for kind, found in by_kind.items()}
             rows.append({"spec": spec, "backbone": backbone, "measure": key, "description": description,
                          **{f"{kind} mean": (float(np.mean(v)) if v else None) for kind, v in values.items()},
+                         "deep spread": float(np.std(values["deep"], ddof=1)) if len(values["deep"]) > 1 else None,
                          **judge(values["original"], values["shallow"], values["deep"], sign)})
     return rows
 
@@ -146,22 +152,24 @@ def write(rows: list[dict], runs: list[Run], out: Path) -> None:
     lines = ["# Audit validity", "", "Each measure against controls with a known answer (experiments/audit_validity.py): "
              "shallow = method=mask_name, deep = method=retrain; AUROC and effect over pretraining seeds.", ""]
     for spec, backbone in dict.fromkeys((r["spec"], r["backbone"]) for r in rows):
-        lines += [f"## {spec} · {backbone}", "", "| measure | original | shallow | deep | AUROC | effect | ordered | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"## {spec} · {backbone}", "",
+                  "| measure | original | shallow | deep | deep spread | AUROC | effect | ordered | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in (r for r in rows if (r["spec"], r["backbone"]) == (spec, backbone)):
-            cells = [_fmt(r[k]) for k in ("original mean", "shallow mean", "deep mean", "auroc", "effect")]
+            cells = [_fmt(r[k]) for k in ("original mean", "shallow mean", "deep mean", "deep spread", "auroc", "effect")]
             lines.append(f"| `{r['measure']}` | " + " | ".join(cells) + f" | {_fmt(r['ordered'])} | {r['verdict']} |")
-        lines += ["", f"![validity_{spec}](validity_{spec}.png)", ""]
-        plot(spec, runs, out / f"validity_{spec}.png")
+        name = f"validity_{spec}_{backbone}"
+        lines += ["", f"![{name}]({name}.png)", ""]
+        plot(spec, backbone, runs, out / f"{name}.png")
     (out / "validity.md").write_text("\n".join(lines))
 
 
-def plot(spec: str, runs: list[Run], path: Path) -> Path:
+def plot(spec: str, backbone: str, runs: list[Run], path: Path) -> Path:
     keys = list(MEASURES)
     fig = figure(1.3 * len(keys) + 1, 3.6)
     ax = fig.subplots()
     for j, (method, kind) in enumerate(CONTROLS.items()):
-        for run in (r for r in runs if r.result.forget == spec and r.result.method == method):
+        for run in (r for r in runs if (r.result.forget, r.result.backbone, r.result.method) == (spec, backbone, method)):
             values = measured(run)
             xs = [i + 0.2 * (j - 1) for i, k in enumerate(keys) if k in values]
             ys = [values[k] / (NEVER_STEPS if k == "relearn/steps_to_half" else 1) for k in keys if k in values]
@@ -174,7 +182,7 @@ def plot(spec: str, runs: list[Run], path: Path) -> Path:
     ax.set_xticks(range(len(keys)), names,
                   rotation=30, fontsize=7, ha="right")
     ax.set_ylabel(f"value (steps to half / {NEVER_STEPS})")
-    ax.set_title(f"{spec}: the controls per measure, one dot per pretraining seed", fontsize=9)
+    ax.set_title(f"{spec} · {backbone}: the controls per measure, one dot per pretraining seed", fontsize=9)
     ax.grid(alpha=0.3)
     return save_png(fig, path, dpi=110)
 

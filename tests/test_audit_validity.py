@@ -38,7 +38,7 @@ def test_a_small_meta_evaluation_runs_end_to_end(tmp_path):
     rows = list(csv.DictReader((tmp_path / "validity.csv").open()))
     assert {r["measure"] for r in rows} == set(audit_validity.MEASURES)
     assert all(r["auroc"] for r in rows if r["measure"] != "mia/efficacy")  # both controls measured
-    assert (tmp_path / "validity_synthetic_class_arrow.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "validity_synthetic_class_arrow_tiny_rn.png").read_bytes()[:4] == b"\x89PNG"
     assert "## synthetic_class_arrow" in (tmp_path / "validity.md").read_text()
 
 

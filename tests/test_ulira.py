@@ -1,11 +1,17 @@
 """unlearn/ulira.py on constructed shadows whose answer is known: identical sets give 50 %,
-separable ones 100 %, a partial shift something between, and bad input one line."""
+separable ones 100 %, a partial shift something between, and bad input one line; and
+experiments/ulira.py (`make ulira`) end to end at a small configuration."""
+
+import csv
+import sys
 
 import numpy as np
 import pytest
+import torch
 
+from tests.conftest import ROOT
 from unlearn.errors import UnlearnError
-from unlearn.ulira import attack_accuracy, logit_confidence, per_image_accuracy
+from unlearn.ulira import attack_accuracy, own_class_log_odds, per_image_accuracy
 
 
 def test_identical_shadows_are_indistinguishable():
@@ -29,10 +35,26 @@ def test_a_partial_shift_is_between_chance_and_certainty_and_per_image():
     assert per_image[:100].mean() < 0.65 and per_image[100:].mean() > 0.9
 
 
-def test_the_statistic_is_the_logit_of_the_confidence_and_finite_at_the_ends():
-    assert logit_confidence(np.array([0.5]))[0] == 0.0
-    assert logit_confidence(np.array([0.9]))[0] == pytest.approx(np.log(9))
-    assert np.all(np.isfinite(logit_confidence(np.array([0.0, 1.0]))))
+def test_the_statistic_is_the_log_odds_of_the_own_class_and_finite_where_the_softmax_saturates():
+    logits = torch.tensor([[0.0, 0.0], [np.log(9), 0.0]])
+    assert own_class_log_odds(logits, [0, 0]).tolist() == pytest.approx([0.0, np.log(9)])
+    three = torch.tensor([[1.0, 2.0, 0.5]])
+    p = torch.softmax(three, 1)[0, 1]
+    assert own_class_log_odds(three, [1]).item() == pytest.approx(float(torch.log(p / (1 - p))), rel=1e-5)
+    saturated = own_class_log_odds(torch.tensor([[500.0, 0.0], [0.0, 500.0]]), [0, 0])
+    assert saturated.tolist() == [500.0, -500.0]  # a float32 softmax gives p = 1 and 0 here
+
+
+def test_a_held_out_models_own_group_leaves_the_fit():
+    """Runs of one pretraining seed share their original: left in the fit, a held-out model's twin
+    would give it away. Twins per group, every group drawn like the retrained ones: chance."""
+    rng = np.random.default_rng(3)
+    groups_of_twins = np.repeat(rng.normal(0, 1, (4, 300)), 2, axis=0)
+    retrained = rng.normal(0, 1, (4, 300))
+    groups = np.repeat(np.arange(4), 2)
+    fair = attack_accuracy(groups_of_twins, retrained, groups=groups)
+    assert fair.low < 0.5 < fair.high
+    assert attack_accuracy(groups_of_twins, retrained).low > 0.5  # each twin its own group: the leak
 
 
 def test_too_few_models_or_mismatched_images_are_one_line():
@@ -40,3 +62,25 @@ def test_too_few_models_or_mismatched_images_are_one_line():
         per_image_accuracy(np.zeros((1, 5)), np.zeros((3, 5)))
     with pytest.raises(UnlearnError, match="over the same images"):
         per_image_accuracy(np.zeros((2, 5)), np.zeros((2, 4)))
+    with pytest.raises(UnlearnError, match="at least 2 models of each kind"):  # two models, one group
+        per_image_accuracy(np.zeros((2, 5)), np.zeros((3, 5)), groups=[7, 7])
+    with pytest.raises(UnlearnError, match="one group per unlearned model"):
+        per_image_accuracy(np.zeros((2, 5)), np.zeros((3, 5)), groups=[0])
+
+
+def test_a_small_ulira_runs_end_to_end(tmp_path):
+    """experiments/ulira.py through the CLI at debug sizes (2-step tiny CLIPs): every attacked
+    method and the held-out retrained models get a row against the shadows."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import ulira as experiment
+
+    code = experiment.main(["--specs", "synthetic_class_arrow", "--methods", "original", "grad_ascent",
+                            "--pretrain-seeds", "0", "1", "--seeds", "0", "--out", str(tmp_path),
+                            "--runs", str(tmp_path / "runs"), "--extra", "backbone.pretrain.steps=2", "debug=default"])
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "ulira.csv").open()))
+    assert [r["method"] for r in rows] == ["original", "grad_ascent", experiment.HELD_OUT]
+    for r in rows:
+        assert r["models"] == "2" and r["shadows"] == "2" and int(r["images"]) > 0
+        assert float(r["low"]) <= float(r["attack acc"]) <= float(r["high"])
+    assert "## synthetic_class_arrow · tiny_rn" in (tmp_path / "ulira.md").read_text()

@@ -109,6 +109,6 @@ def relearn_curve(audits: dict[str, dict]) -> list[list]:
             continue
         for key, value in values.items():
             parts = key.split("/")
-            if len(parts) == 4 and parts[0] == "relearn" and parts[2:] == ["forget", "acc"]:
+            if len(parts) == 4 and parts[0] == "relearn" and parts[1].isdigit() and parts[2:] == ["forget", "acc"]:
                 rows.append([model, int(parts[1]), value, values.get(f"relearn/{parts[1]}/others/acc")])
     return sorted(rows)

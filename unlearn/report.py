@@ -459,6 +459,7 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
 
 AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
     "relearn/1/forget/acc": "Relearn@1 ↓", "relearn/10/forget/acc": "Relearn@10 ↓",
+    "relearn/mean/forget/acc": "Relearn mean ↓",
     "relearn/steps_to_half": "Steps to half ↑", "probe/forget/acc": "Probe forget ↓",
     "probe/retain/acc": "Probe retain ↑", "mia/power": "MIA power", "mia/efficacy": "MIA efficacy ↑",
     "prompts/worst": "Other prompts ↓",
@@ -469,7 +470,7 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 # shallow control from the deep one on class arrow over pretraining seeds (experiments/results/
 # audit_validity: probe 10.5 noise floors, Relearn@3 3.9; Relearn@1 only 1.9). On class circle only
 # the probe did: there the report prints "no signal" for Relearn@3's depth.
-DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/3/forget/acc": "Relearn@3 depth ↑"}
+DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/mean/forget/acc": "Relearn mean depth ↑"}
 
 
 def audited(run: Run, model: str) -> dict[str, float]:

@@ -15,7 +15,7 @@ from unlearn.data import synthetic
 from unlearn.errors import UnlearnError
 from unlearn.metrics import METRICS
 from unlearn.metrics.mia import attack_power, confidence_features, membership_efficacy
-from unlearn.metrics.relearn import steps_to_half
+from unlearn.metrics.relearn import curve_mean, steps_to_half
 from unlearn.models.anatomy import tower_of
 from unlearn.models.tiny import find_cached
 from unlearn.run import build_job, check_config, measured
@@ -64,6 +64,7 @@ def test_a_model_that_has_not_forgotten_stays_near_its_accuracy_under_relearning
         assert out[f"relearn/{k}/forget/acc"] >= mctx.before["forget/acc"] - 0.05
         assert out[f"relearn/{k}/others/acc"] >= mctx.before["others/acc"] - 0.1
     assert out["relearn/steps_to_half"] == 1  # never dropped: the smallest k
+    assert out["relearn/mean/forget/acc"] == curve_mean(out) >= mctx.before["forget/acc"] - 0.05
 
 
 def test_steps_to_half_is_the_first_k_back_to_half_or_none():
@@ -71,6 +72,14 @@ def test_steps_to_half_is_the_first_k_back_to_half_or_none():
     assert steps_to_half(curve, [1, 3, 10], before_forget=1.0) == 3
     assert steps_to_half(curve, [1, 3, 10], before_forget=1.0 / 0.19) is None
     assert steps_to_half({"relearn/1/forget/acc": 1.0}, [1], before_forget=1.0) == 1
+
+
+def test_the_curve_mean_averages_forget_accuracy_over_the_recorded_steps_only():
+    curve = {"relearn/1/forget/acc": 0.1, "relearn/3/forget/acc": 0.5, "relearn/10/forget/acc": 0.9,
+             "relearn/3/others/acc": 0.0, "relearn/steps_to_half": 3, "probe/forget/acc": 0.0}
+    assert curve_mean(curve) == pytest.approx(0.5)
+    assert curve_mean(curve | {"relearn/mean/forget/acc": 0.0}) == pytest.approx(0.5)  # not a step of its own
+    assert curve_mean({"probe/forget/acc": 0.3}) is None
 
 
 def test_membership_inference_on_one_distribution_is_chance():

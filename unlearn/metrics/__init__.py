@@ -5,7 +5,7 @@ with a dataclass config and a `conf/metric/<name>.yaml`, like the methods.
 |---|---|---|---|---|
 | `zeroshot` | model | `forget/acc`, `retain/acc`, `others/acc`, `zeroshot/<suite>/acc` | zero-shot top-1 accuracy with the dataset's evaluation prompts | CLIP |
 | `scores` | aggregate | `score`, `paper_score`, `average_gain`, `score_components` | the run's scores from before and after (formulas.py) | ours; the papers' |
-| `relearn` | model | `relearn/<k>/{forget,others}/acc`, `relearn/steps_to_half` | accuracy after k fine-tuning steps on a few forget images | relearning attacks |
+| `relearn` | model | `relearn/<k>/{forget,others}/acc`, `relearn/mean/forget/acc`, `relearn/steps_to_half` | accuracy after k fine-tuning steps on a few forget images | relearning attacks |
 | `probe` | model | `probe/{forget,retain}/acc` | a linear probe on frozen image features | linear probing (CLIP_benchmark) |
 | `mia` | model | `mia/efficacy`, `mia/power` | share of forget training images a membership classifier calls non-members (null below `min_power`), and the classifier's held-out AUC | SalUn (Fan et al. 2024) |
 | `prompts` | model | `prompts/<set>/{forget,retain}/acc` | zero-shot accuracy under other prompts: paraphrases, the forgotten attribute named | ours |

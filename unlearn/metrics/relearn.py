@@ -1,14 +1,17 @@
 """`relearn`: a relearning attack. A copy of the model is fine-tuned (every weight, Adam, fixed lr,
 the zero-shot loss with the training prompts) on one fixed batch: `images` forget training images
 mixed with `others` images of other classes (so it cannot simply collapse onto the forget class).
-After each k in `steps` it records forget and others test accuracy, and `steps_to_half` is the
-first k at which forget accuracy is back to at least half of the original model's (null: never).
+After each k in `steps` it records forget and others test accuracy; `relearn/mean/forget/acc` is
+the mean forget accuracy over those k (the relearning curve's area, one number that averages a
+single trajectory's step-to-step noise), and `steps_to_half` is the first k at which forget accuracy
+is back to at least half of the original model's (null: never).
 Forgetting that comes back within a few steps is shallow. BatchNorm keeps its statistics (eval mode).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +56,15 @@ def relearn(mctx, model, cfg) -> dict[str, float | None]:
             emb = head(attacked, mctx, mctx.bench.templates)
             for part, test in parts.items():
                 out[f"relearn/{step}/{part}/acc"] = accuracy(features(attacked, test, mctx) @ emb.T, test.labels)
+    out["relearn/mean/forget/acc"] = curve_mean(out)
     out["relearn/steps_to_half"] = steps_to_half(out, sorted(cfg.steps), mctx.before["forget/acc"])
     return out
+
+
+def curve_mean(values: dict) -> float | None:
+    """The mean of `relearn/<k>/forget/acc` over the recorded k (None: none recorded)."""
+    found = [v for k, v in values.items() if re.fullmatch(r"relearn/\d+/forget/acc", k) and v is not None]
+    return float(np.mean(found)) if found else None
 
 
 def attack_batch(mctx, cfg) -> tuple[torch.Tensor, torch.Tensor]:
