@@ -23,7 +23,7 @@ Per measure and spec, over the pretraining seeds (k models of each control):
 | `deep spread` | the standard deviation of the deep control over pretraining seeds: how much a retrained reference itself moves with its seed (the noise any depth against one reference carries; `audit.min_gap` is checked against it) |
 
 Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>_<backbone>.png`; the sweeps go to
-`<runs>/<spec>` (fixed folders: a second run resumes, and retrained models are cached; `--no-sweep`
+`<runs>/<spec>`, `--parallel` specs at once (fixed folders: a second run resumes, and retrained models are cached; `--no-sweep`
 only reads them, e.g. after sweeps run side by side with `--specs` each).
 """
 
@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -44,7 +42,8 @@ from unlearn.metrics.relearn import curve_mean
 from unlearn.plotting import figure, save_png
 from unlearn.report import Run, audited, collect
 
-ROOT = Path(__file__).resolve().parents[1]
+from sweep_cli import ROOT, side_by_side, sweep
+
 OUT = ROOT / "experiments" / "results" / "audit_validity"
 RUNS = ROOT / "outputs" / "audit_validity"
 SPECS = ("synthetic_class_circle", "synthetic_class_arrow", "synthetic_class_star_heart_arrow",
@@ -74,16 +73,10 @@ def has_shallow_control(spec: str) -> bool:
     return not OmegaConf.load(ROOT / "conf" / "forget" / f"{spec}.yaml").get("attributes")
 
 
-def run_sweeps(specs: list[str], seeds: list[int], runs: Path, extra: list[str]) -> None:
-    for spec in specs:
-        methods = ",".join(m for m in CONTROLS if m != "mask_name" or has_shallow_control(spec))
-        command = [sys.executable, "-m", "unlearn", "-m", f"method={methods}", f"forget={spec}",
-                   f"backbone.pretrain.seed={','.join(map(str, seeds))}", "audit=standard", "logger=none",
-                   *extra, f"hydra.sweep.dir={runs / spec}"]
-        print(f"{spec}: {' '.join(command[3:])}", flush=True)
-        proc = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"})
-        if proc.returncode != 0:
-            raise SystemExit(f"the sweep of {spec} failed (exit {proc.returncode}); its log: {runs / spec}")
+def run_sweeps(spec: str, seeds: list[int], runs: Path, extra: list[str]) -> None:
+    methods = ",".join(m for m in CONTROLS if m != "mask_name" or has_shallow_control(spec))
+    sweep([f"method={methods}", f"forget={spec}", f"backbone.pretrain.seed={','.join(map(str, seeds))}",
+           "audit=standard", "logger=none", *extra], runs / spec)
 
 
 def newest_per_model(runs: list[Run]) -> tuple[list[Run], list[Run]]:
@@ -203,10 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=RUNS, help="where the sweeps go")
     parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
     parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
+    parser.add_argument("--parallel", type=int, default=2, help="specs swept side by side (one process each)")
     args = parser.parse_args(argv)
     register_resolvers()
     if not args.no_sweep:
-        run_sweeps(args.specs, args.seeds, args.runs, args.extra)
+        side_by_side(lambda spec: run_sweeps(spec, args.seeds, args.runs, args.extra), args.specs, args.parallel)
     runs, skipped = collect([args.runs / spec for spec in args.specs])
     runs, stale = newest_per_model(runs)
     for path, why in [*skipped, *((run.path, "an older config of the same control (a newer run replaces it)")

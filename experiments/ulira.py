@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +45,8 @@ from unlearn.runtime import configure_threads
 from unlearn.stats import estimate
 from unlearn.ulira import attack_accuracy, true_class_confidence
 
-ROOT = Path(__file__).resolve().parents[1]
+from sweep_cli import ROOT, side_by_side, sweep
+
 OUT = ROOT / "experiments" / "results" / "ulira"
 RUNS = ROOT / "outputs" / "ulira"
 SPECS = ("synthetic_class_circle", "synthetic_class_arrow")
@@ -65,22 +63,14 @@ def attacked_methods() -> list[str]:
     return sorted((name for name in entries if name != "retrain"), key=lambda n: (entries[n].extras.get("rank", 85), n))
 
 
-def sweep(args: list[str], folder: Path, extra: list[str]) -> None:
-    command = [sys.executable, "-m", "unlearn", "-m", *args, "save_checkpoint=true", "logger=none", *extra,
-               f"hydra.sweep.dir={folder}"]
-    print(" ".join(command[3:]), flush=True)
-    proc = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"})
-    if proc.returncode != 0:
-        raise SystemExit(f"the sweep into {folder} failed (exit {proc.returncode}); its log: {folder}")
-
-
 def run_sweeps(spec: str, methods: list[str], pretrain_seeds: list[int], seeds: list[int], runs: Path,
                extra: list[str]) -> None:
     pretrain = f"backbone.pretrain.seed={','.join(map(str, pretrain_seeds))}"
-    sweep([f"method={','.join(methods)}", f"forget={spec}", pretrain, f"seed={','.join(map(str, seeds))}"],
-          runs / spec / "methods", extra)
+    common = ["save_checkpoint=true", "logger=none", *extra]
+    sweep([f"method={','.join(methods)}", f"forget={spec}", pretrain, f"seed={','.join(map(str, seeds))}", *common],
+          runs / spec / "methods")
     sweep(["method=retrain", f"method.pretrain_seed_offset={SHADOW_OFFSET},{HELD_OUT_OFFSET}", f"forget={spec}",
-           pretrain], runs / spec / "retrained", extra)
+           pretrain, *common], runs / spec / "retrained")
 
 
 def role(run: Run) -> str:
@@ -179,9 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_threads(1)
     if not args.no_sweep:
         methods = args.methods or attacked_methods()
-        with ThreadPoolExecutor(args.parallel) as pool:  # list(): a failed sweep's SystemExit ends the script
-            list(pool.map(lambda spec: run_sweeps(spec, methods, args.pretrain_seeds, args.seeds, args.runs,
-                                                  args.extra), args.specs))
+        side_by_side(lambda spec: run_sweeps(spec, methods, args.pretrain_seeds, args.seeds, args.runs, args.extra),
+                     args.specs, args.parallel)
     runs, skipped = collect([args.runs / spec for spec in args.specs])
     for path, why in skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)

@@ -32,6 +32,7 @@ from unlearn.stats import Estimate, estimate
 
 MIN_SPREAD = 1e-6  # identical shadows (zero spread) still give finite likelihoods
 
+
 def own_class_log_odds(logits: torch.Tensor, labels) -> torch.Tensor:
     """(N,) log(p / (1 − p)) of each row's softmax probability p of its own class, as
     z_y − logsumexp_{j≠y} z_j: that value exactly, and finite where the softmax saturates."""
