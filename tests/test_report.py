@@ -292,8 +292,9 @@ def test_what_only_adds_measurements_names_no_variant():
 def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, capsys):
     """unlearn/validity.py: where the meta-evaluation found a measure unable to tell the shallow
     control from the deep one (this spec, this backbone), an unlearned model's cell says so."""
-    audit = {f"audit/{model}/{key}": value for model, values in (("original", (0.9, 0.95)), ("unlearned", (0.4, 0.5)))
-             for key, value in zip(("relearn/1/forget/acc", "probe/forget/acc"), values)}
+    audit = {f"audit/{model}/{key}": value
+             for model, values in (("original", (0.9, 0.95, 0.97)), ("unlearned", (0.4, 0.5, 0.45)))
+             for key, value in zip(("relearn/1/forget/acc", "probe/forget/acc", "relearn/mean/forget/acc"), values)}
     for seed in (0, 1):
         write_run(tmp_path / "sweep" / str(seed), metrics_dict("grad_ascent", seed, 0.1, 0.8, 70) | audit)
     validity = tmp_path / "validity.csv"
@@ -316,6 +317,8 @@ def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, caps
     md, rows = audit_rows("--validity", str(validity))
     assert rows["grad_ascent"]["Relearn@1 ↓"] == "no signal"
     assert rows["grad_ascent"]["Probe forget ↓"] == "50.0 ± 0.0"  # tiny_rn's probe had signal (vit_b16's did not)
+    assert rows["grad_ascent"]["Relearn mean ↓"] == "45.0 ± 0.0"  # not judged: a number
+    assert len(list((tmp_path / "out").glob("relearn_*.png"))) == 1  # the curve: step 1 only, not the mean
     assert rows["original model"]["Relearn@1 ↓"] == "90.0 ± 0.0"  # the anchors keep their numbers
     assert "Relearn@1 ↓ (AUROC 0.78, effect 1.4)" in md and "vit_b16" not in md
     _, rows = audit_rows("--no-validity")

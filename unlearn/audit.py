@@ -28,6 +28,7 @@ import math
 import torch
 from omegaconf import OmegaConf
 
+from unlearn.metrics.relearn import forget_curve
 from unlearn.models.backbones import build_backbone
 from unlearn.models.tiny import retrained
 from unlearn.results import Undefined
@@ -107,8 +108,6 @@ def relearn_curve(audits: dict[str, dict]) -> list[list]:
     for model, values in audits.items():
         if model not in MODELS:  # gap and depth: comparisons, not curves
             continue
-        for key, value in values.items():
-            parts = key.split("/")
-            if len(parts) == 4 and parts[0] == "relearn" and parts[1].isdigit() and parts[2:] == ["forget", "acc"]:
-                rows.append([model, int(parts[1]), value, values.get(f"relearn/{parts[1]}/others/acc")])
+        for k, value in forget_curve(values).items():
+            rows.append([model, k, value, values.get(f"relearn/{k}/others/acc")])
     return sorted(rows)

@@ -45,6 +45,7 @@ from unlearn.config import register_resolvers
 from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write, digest
 from unlearn.metrics import SCORES
+from unlearn.metrics.relearn import forget_curve
 from unlearn.plotting import figure, save_png
 from unlearn.curves import Curve, read_curves
 from unlearn.report_requests import csv_rows as request_csv_rows, plot_requests, request_lines
@@ -467,9 +468,9 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 
 
 # depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the two accuracies that told the
-# shallow control from the deep one on class arrow over pretraining seeds (experiments/results/
-# audit_validity: probe 10.5 noise floors, Relearn@3 3.9; Relearn@1 only 1.9). On class circle only
-# the probe did: there the report prints "no signal" for Relearn@3's depth.
+# shallow control from the deep one on every class spec over pretraining seeds (experiments/results/
+# audit_validity: the probe by 10.5-49.6 noise floors, the relearning mean by 2.2-4.5; no single
+# relearning step did on all three).
 DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/mean/forget/acc": "Relearn mean depth ↑"}
 
 
@@ -757,10 +758,8 @@ def plot_relearn(table: Table, colours: dict[str, str], path: Path) -> Path | No
     for row in (r for r in table.rows if r.kind == "ours"):
         for run in row.runs:
             for model, label in (("unlearned", row.method), ("original", "original"), ("reference", "reference")):
-                for key, value in audited(run, model).items():
-                    parts = key.split("/")
-                    if parts[0] == "relearn" and parts[2:] == ["forget", "acc"] and value is not None:
-                        curves[(row.backbone, label)][int(parts[1])].append(100 * value)
+                for k, value in forget_curve(audited(run, model)).items():
+                    curves[(row.backbone, label)][k].append(100 * value)
     if not curves:
         return None
     backbones = list(dict.fromkeys(b for b, _ in curves))

@@ -15,7 +15,7 @@ from unlearn.data import synthetic
 from unlearn.errors import UnlearnError
 from unlearn.metrics import METRICS
 from unlearn.metrics.mia import attack_power, confidence_features, membership_efficacy
-from unlearn.metrics.relearn import curve_mean, steps_to_half
+from unlearn.metrics.relearn import curve_mean, forget_curve, steps_to_half
 from unlearn.models.anatomy import tower_of
 from unlearn.models.tiny import find_cached
 from unlearn.run import build_job, check_config, measured
@@ -77,6 +77,7 @@ def test_steps_to_half_is_the_first_k_back_to_half_or_none():
 def test_the_curve_mean_averages_forget_accuracy_over_the_recorded_steps_only():
     curve = {"relearn/1/forget/acc": 0.1, "relearn/3/forget/acc": 0.5, "relearn/10/forget/acc": 0.9,
              "relearn/3/others/acc": 0.0, "relearn/steps_to_half": 3, "probe/forget/acc": 0.0}
+    assert forget_curve(curve | {"relearn/30/forget/acc": None}) == {1: 0.1, 3: 0.5, 10: 0.9}
     assert curve_mean(curve) == pytest.approx(0.5)
     assert curve_mean(curve | {"relearn/mean/forget/acc": 0.0}) == pytest.approx(0.5)  # not a step of its own
     assert curve_mean({"probe/forget/acc": 0.3}) is None

@@ -61,10 +61,19 @@ def relearn(mctx, model, cfg) -> dict[str, float | None]:
     return out
 
 
+def forget_curve(values: dict) -> dict[int, float]:
+    """k -> `relearn/<k>/forget/acc` of every recorded k with a value (the relearning curve)."""
+    found = {}
+    for key, value in values.items():
+        if (match := re.fullmatch(r"relearn/(\d+)/forget/acc", key)) and value is not None:
+            found[int(match[1])] = value
+    return dict(sorted(found.items()))
+
+
 def curve_mean(values: dict) -> float | None:
-    """The mean of `relearn/<k>/forget/acc` over the recorded k (None: none recorded)."""
-    found = [v for k, v in values.items() if re.fullmatch(r"relearn/\d+/forget/acc", k) and v is not None]
-    return float(np.mean(found)) if found else None
+    """The mean forget accuracy over the recorded k (None: none recorded)."""
+    curve = forget_curve(values)
+    return float(np.mean(list(curve.values()))) if curve else None
 
 
 def attack_batch(mctx, cfg) -> tuple[torch.Tensor, torch.Tensor]:
