@@ -42,7 +42,7 @@ from unlearn.metrics.relearn import curve_mean
 from unlearn.plotting import figure, save_png
 from unlearn.report import Run, audited, collect
 
-from sweep_cli import ROOT, side_by_side, sweep
+from sweep_cli import ROOT, add_sweep_options, side_by_side, sweep
 
 OUT = ROOT / "experiments" / "results" / "audit_validity"
 RUNS = ROOT / "outputs" / "audit_validity"
@@ -192,11 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--specs", nargs="+", default=list(SPECS), help="forget presets")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="tiny CLIP pretraining seeds")
-    parser.add_argument("--out", type=Path, default=OUT, help="where the tables and plots go")
-    parser.add_argument("--runs", type=Path, default=RUNS, help="where the sweeps go")
-    parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
-    parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
-    parser.add_argument("--parallel", type=int, default=2, help="specs swept side by side (one process each)")
+    add_sweep_options(parser, OUT, RUNS)
     args = parser.parse_args(argv)
     register_resolvers()
     if not args.no_sweep:

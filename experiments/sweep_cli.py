@@ -4,6 +4,7 @@ side on a machine's cores."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -28,3 +29,12 @@ def side_by_side(work: Callable[[str], None], items: Iterable[str], parallel: in
     processes); the first failure ends the script once the others are done."""
     with ThreadPoolExecutor(max(1, parallel)) as pool:
         list(pool.map(work, items))
+
+
+def add_sweep_options(parser: argparse.ArgumentParser, out: Path, runs: Path) -> None:
+    """The options every experiment script shares: where its outputs and sweeps go, and how it sweeps."""
+    parser.add_argument("--out", type=Path, default=out, help="where the tables and plots go")
+    parser.add_argument("--runs", type=Path, default=runs, help="where the sweeps go")
+    parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
+    parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
+    parser.add_argument("--parallel", type=int, default=2, help="specs swept side by side (one process each)")

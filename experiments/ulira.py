@@ -45,7 +45,7 @@ from unlearn.runtime import configure_threads
 from unlearn.stats import estimate
 from unlearn.ulira import attack_accuracy, true_class_confidence
 
-from sweep_cli import ROOT, side_by_side, sweep
+from sweep_cli import ROOT, add_sweep_options, side_by_side, sweep
 
 OUT = ROOT / "experiments" / "results" / "ulira"
 RUNS = ROOT / "outputs" / "ulira"
@@ -159,11 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=None, help="methods to attack (default: every one but retrain)")
     parser.add_argument("--pretrain-seeds", nargs="+", type=int, default=list(PRETRAIN_SEEDS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--out", type=Path, default=OUT, help="where the table goes")
-    parser.add_argument("--runs", type=Path, default=RUNS, help="where the sweeps go")
-    parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
-    parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
-    parser.add_argument("--parallel", type=int, default=2, help="specs swept side by side (one process each)")
+    add_sweep_options(parser, OUT, RUNS)
     args = parser.parse_args(argv)
     register_resolvers()
     configure_threads(1)
