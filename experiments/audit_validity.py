@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from unlearn.config import register_resolvers
-from unlearn.metrics.relearn import curve_mean
+from unlearn.metrics.relearn_curve import curve_mean
 from unlearn.plotting import figure, save_png
 from unlearn.report import Run, audited, collect
 

@@ -28,7 +28,7 @@ import math
 import torch
 from omegaconf import OmegaConf
 
-from unlearn.metrics.relearn import forget_curve
+from unlearn.metrics.relearn_curve import forget_curve
 from unlearn.models.backbones import build_backbone
 from unlearn.models.tiny import retrained
 from unlearn.results import Undefined

@@ -45,7 +45,7 @@ from unlearn.config import register_resolvers
 from unlearn.errors import UnlearnError
 from unlearn.io import atomic_write, digest
 from unlearn.metrics import SCORES
-from unlearn.metrics.relearn import forget_curve
+from unlearn.metrics.relearn_curve import forget_curve
 from unlearn.plotting import figure, save_png
 from unlearn.curves import Curve, read_curves
 from unlearn.report_requests import csv_rows as request_csv_rows, plot_requests, request_lines

@@ -15,7 +15,8 @@ from unlearn.data import synthetic
 from unlearn.errors import UnlearnError
 from unlearn.metrics import METRICS
 from unlearn.metrics.mia import attack_power, confidence_features, membership_efficacy
-from unlearn.metrics.relearn import curve_mean, forget_curve, steps_to_half
+from unlearn.metrics.relearn import steps_to_half
+from unlearn.metrics.relearn_curve import curve_mean, forget_curve
 from unlearn.models.anatomy import tower_of
 from unlearn.models.tiny import find_cached
 from unlearn.run import build_job, check_config, measured

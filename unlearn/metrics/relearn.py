@@ -11,7 +11,6 @@ Forgetting that comes back within a few steps is shallow. BatchNorm keeps its st
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +23,7 @@ from unlearn.loops import ClassHead
 from unlearn.losses import zeroshot_ce
 from unlearn.metrics import METRICS
 from unlearn.metrics.base import accuracy, features, head, images_and_labels
+from unlearn.metrics.relearn_curve import curve_mean
 
 
 @dataclass
@@ -59,21 +59,6 @@ def relearn(mctx, model, cfg) -> dict[str, float | None]:
     out["relearn/mean/forget/acc"] = curve_mean(out)
     out["relearn/steps_to_half"] = steps_to_half(out, sorted(cfg.steps), mctx.before["forget/acc"])
     return out
-
-
-def forget_curve(values: dict) -> dict[int, float]:
-    """k -> `relearn/<k>/forget/acc` of every recorded k with a value (the relearning curve)."""
-    found = {}
-    for key, value in values.items():
-        if (match := re.fullmatch(r"relearn/(\d+)/forget/acc", key)) and value is not None:
-            found[int(match[1])] = value
-    return dict(sorted(found.items()))
-
-
-def curve_mean(values: dict) -> float | None:
-    """The mean forget accuracy over the recorded k (None: none recorded)."""
-    curve = forget_curve(values)
-    return float(np.mean(list(curve.values()))) if curve else None
 
 
 def attack_batch(mctx, cfg) -> tuple[torch.Tensor, torch.Tensor]:
