@@ -19,7 +19,7 @@ Per measure and spec, over the pretraining seeds (k models of each control):
 | `auroc` | how well the measure, read in its "more knowledge" direction, ranks every shallow control above every deep one (scikit-learn's ROC AUC; 1 = always, 0.5 = chance). With k = 3 a perfect 1 arises by chance with probability 1/20 |
 | `effect` | (mean shallow − mean deep) in that direction, over `noise`: the pooled standard deviation of the two controls over pretraining seeds (the noise floor) |
 | `ordered` | original ≥ shallow > deep in that direction, on the means |
-| `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it) |
+| `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it); `not judged` on a spec without a shallow control (the report shows its numbers, unmarked) |
 | `deep spread` | the standard deviation of the deep control over pretraining seeds: how much a retrained reference itself moves with its seed (the noise any depth against one reference carries; `audit.min_gap` is checked against it) |
 
 Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>_<backbone>.png`; the sweeps go to
@@ -64,6 +64,7 @@ MEASURES = {
 }
 NEVER_STEPS = 60  # steps_to_half null (not back within the last k, 30): ranked after every k
 MIN_EFFECT = 2.0  # the shallow-deep gap a signal must exceed, in noise floors
+NOT_JUDGED = "not judged (no shallow control: a colour or style subgroup's name is its siblings' too)"
 
 
 def has_shallow_control(spec: str) -> bool:
@@ -106,7 +107,7 @@ def judge(original: list[float], shallow: list[float], deep: list[float], sign: 
 
     if len(shallow) < 2 or len(deep) < 2:
         return {"auroc": None, "effect": None, "noise": None, "ordered": None,
-                "verdict": "no signal (too few values: no shallow control, or the measure undefined)"}
+                "verdict": "no signal (the measure is undefined on the controls)"}
     s, d = sign * np.asarray(shallow), sign * np.asarray(deep)
     auroc = float(roc_auc_score([1] * len(s) + [0] * len(d), np.concatenate([s, d])))
     noise = float(math.sqrt((s.var(ddof=1) + d.var(ddof=1)) / 2))
@@ -128,10 +129,12 @@ def evaluate(runs: list[Run]) -> list[dict]:
                 by_kind[CONTROLS[run.result.method]].append(measured(run))
         for key, (sign, description) in MEASURES.items():
             values = {kind: [m[key] for m in found if key in m] for kind, found in by_kind.items()}
+            judged = judge(values["original"], values["shallow"], values["deep"], sign) if has_shallow_control(spec) \
+                else {"auroc": None, "effect": None, "noise": None, "ordered": None, "verdict": NOT_JUDGED}
             rows.append({"spec": spec, "backbone": backbone, "measure": key, "description": description,
                          **{f"{kind} mean": (float(np.mean(v)) if v else None) for kind, v in values.items()},
                          "deep spread": float(np.std(values["deep"], ddof=1)) if len(values["deep"]) > 1 else None,
-                         **judge(values["original"], values["shallow"], values["deep"], sign)})
+                         **judged})
     return rows
 
 

@@ -20,7 +20,7 @@ def test_separable_controls_are_a_signal_and_identical_ones_are_not():
     # a measure where more knowledge reads lower (steps to half): the direction is its sign's
     steps = audit_validity.judge([1, 1, 1], [3, 3, 1], [60, 60, 30], sign=-1)
     assert steps["auroc"] == 1.0 and steps["verdict"] == "signal"
-    assert audit_validity.judge([1.0], [], [0.1, 0.2], sign=+1)["verdict"].startswith("no signal (too few")
+    assert audit_validity.judge([1.0], [], [0.1, 0.2], sign=+1)["verdict"].startswith("no signal (the measure is undefined")
 
 
 def test_a_colour_subgroup_has_no_shallow_control():

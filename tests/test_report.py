@@ -304,6 +304,8 @@ def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, caps
         writer.writerow(["synthetic_subgroup_red_circle", "tiny_rn", "relearn/1/forget/acc", "", 0.78, 1.4, "no signal"])
         writer.writerow(["synthetic_subgroup_red_circle", "tiny_rn", "probe/forget/acc", "", 1.0, 10.5, "signal"])
         writer.writerow(["synthetic_subgroup_red_circle", "vit_b16", "probe/forget/acc", "", 0.5, 0.1, "no signal"])
+        writer.writerow(["synthetic_subgroup_red_circle", "tiny_rn", "relearn/mean/forget/acc", "", "", "",
+                         "not judged (no shallow control)"])
 
     def audit_rows(*args):
         assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--no-reference", *args]) == 0
@@ -317,7 +319,8 @@ def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, caps
     md, rows = audit_rows("--validity", str(validity))
     assert rows["grad_ascent"]["Relearn@1 ↓"] == "no signal"
     assert rows["grad_ascent"]["Probe forget ↓"] == "50.0 ± 0.0"  # tiny_rn's probe had signal (vit_b16's did not)
-    assert rows["grad_ascent"]["Relearn mean ↓"] == "45.0 ± 0.0"  # not judged: a number
+    assert rows["grad_ascent"]["Relearn mean ↓"] == "45.0 ± 0.0"  # not judged: a number, unmarked
+    assert "Relearn mean" not in md.split("no signal, so no number")[1].splitlines()[0]
     assert len(list((tmp_path / "out").glob("relearn_*.png"))) == 1  # the curve: step 1 only, not the mean
     assert rows["original model"]["Relearn@1 ↓"] == "90.0 ± 0.0"  # the anchors keep their numbers
     assert "Relearn@1 ↓ (AUROC 0.78, effect 1.4)" in md and "vit_b16" not in md

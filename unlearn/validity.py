@@ -9,7 +9,7 @@ measure it is the depth of had none), since a number would read as evidence it i
 | column    | what the report reads                                              |
 |-----------|--------------------------------------------------------------------|
 | `spec`, `backbone`, `measure` | the key: forget preset, backbone preset, audit key (`relearn/1/forget/acc`, ...) |
-| `verdict` | `signal`, or `no signal` with its reason                            |
+| `verdict` | `signal`, or `no signal` with its reason; `not judged` (no shallow control on the spec): left out, as for a spec the table lacks |
 | `auroc`, `effect` | shown beside the verdict (empty where undefined)            |
 """
 
@@ -53,7 +53,8 @@ def read_validity(path: Path) -> dict[tuple[str, str, str], Verdict]:
         raise UnlearnError(f"{path} is not an audit validity table (experiments/audit_validity.py): "
                            f"{'no rows' if not rows else 'no column ' + ', '.join(missing)}")
     return {(r["spec"], r["backbone"], r["measure"]): Verdict(r["verdict"] == "signal", _number(r["auroc"]),
-                                                             _number(r["effect"])) for r in rows}
+                                                             _number(r["effect"]))
+            for r in rows if not r["verdict"].startswith("not judged")}
 
 
 def _number(text: str) -> float | None:
