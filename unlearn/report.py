@@ -520,7 +520,8 @@ def audit_lines(table: Table) -> list[str]:
     variants = any(r[2] for r in rows)
     header = ["Backbone", "Model", *(["Variant"] if variants else []), *columns.values()]
     lines = ["Audit (audit=standard; accuracies in %, mean ± 95 % interval half-width over seeds; unlearn/audit.py): Relearn@k = forget "
-             "accuracy after k fine-tuning steps on 8 forget images, Steps to half = the first k that recovers half "
+             "accuracy after k fine-tuning steps on 8 forget images, Relearn mean = its mean over the recorded k, "
+             "Steps to half = the first k that recovers half "
              "of the original's forget accuracy (never: –), Probe = linear probe on frozen image features, MIA "
              "power = the membership attack's cross-validated AUC on held-out members vs non-members (0.5: chance), "
              "MIA efficacy = share of forget images called non-members (–: the attack has no power, "
