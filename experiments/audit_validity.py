@@ -20,7 +20,7 @@ Per measure and spec, over the pretraining seeds (k models of each control):
 | `effect` | (mean shallow − mean deep) in that direction, over `noise`: the pooled standard deviation of the two controls over pretraining seeds (the noise floor) |
 | `ordered` | original ≥ shallow > deep in that direction, on the means |
 | `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it); `not judged` on a spec without a shallow control (the report shows its numbers, unmarked) |
-| `deep spread` | the standard deviation of the deep control over pretraining seeds: how much a retrained reference itself moves with its seed (the noise any depth against one reference carries; `audit.min_gap` is checked against it) |
+| `deep spread` | the standard deviation of the deep control over pretraining seeds: how much a retrained reference itself moves with its seed (the noise any depth against one reference carries, to read beside `audit.min_gap`) |
 
 Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>_<backbone>.png`; the sweeps go to
 `<runs>/<spec>`, `--parallel` specs at once (fixed folders: a second run resumes, and retrained models are cached; `--no-sweep`
