@@ -27,7 +27,7 @@ def sweep(overrides: list[str], folder: Path) -> None:
 def side_by_side(work: Callable[[str], None], items: Iterable[str], parallel: int) -> None:
     """work(item) for every item, `parallel` at a time (threads, each waiting on its own sweep
     processes); the first failure ends the script once the others are done."""
-    with ThreadPoolExecutor(max(1, parallel)) as pool:
+    with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(work, items))
 
 
@@ -37,4 +37,10 @@ def add_sweep_options(parser: argparse.ArgumentParser, out: Path, runs: Path) ->
     parser.add_argument("--runs", type=Path, default=runs, help="where the sweeps go")
     parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
     parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
-    parser.add_argument("--parallel", type=int, default=2, help="specs swept side by side (one process each)")
+    parser.add_argument("--parallel", type=_at_least_one, default=2, help="specs swept side by side (one process each)")
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return int(text)

@@ -55,3 +55,9 @@ def test_a_control_run_again_under_a_newer_config_replaces_the_older_one(tmp_pat
                                       run("orig", "original", 1), run("new", "mask_name", 1))
     kept, stale = audit_validity.newest_per_model([new, old, original, other_seed])
     assert stale == [old] and {r.path.name for r in kept} == {"new", "seed2", "orig"}
+
+
+def test_a_bad_parallel_count_is_one_line(capsys):
+    with pytest.raises(SystemExit):
+        audit_validity.main(["--parallel", "0", "--no-sweep"])
+    assert "argument --parallel: '0': give a whole number of at least 1" in capsys.readouterr().err
