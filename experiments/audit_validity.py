@@ -40,9 +40,9 @@ import numpy as np
 from unlearn.config import register_resolvers
 from unlearn.metrics.relearn_curve import curve_mean
 from unlearn.plotting import figure, save_png
-from unlearn.report import Run, audited, collect
+from unlearn.report import Run, audited
 
-from sweep_cli import ROOT, add_sweep_options, side_by_side, sweep
+from sweep_cli import ROOT, add_sweep_options, finished_runs, side_by_side, sweep
 
 OUT = ROOT / "experiments" / "results" / "audit_validity"
 RUNS = ROOT / "outputs" / "audit_validity"
@@ -80,15 +80,10 @@ def run_sweeps(spec: str, seeds: list[int], runs: Path, extra: list[str]) -> Non
            "audit=standard", "logger=none", *extra], runs / spec)
 
 
-def newest_per_model(runs: list[Run]) -> tuple[list[Run], list[Run]]:
-    """One run per (spec, backbone, control, pretraining seed, seed), the newest: a sweep folder keeps
-    the runs of a control's earlier configs (an earlier version of mask_name) beside the current one."""
-    newest: dict[tuple, Run] = {}
-    for run in sorted(runs, key=lambda r: (r.path / "metrics.json").stat().st_mtime_ns):
-        r = run.result
-        newest[(r.forget, r.backbone, r.method, run.pretrain_seed, r.seed)] = run
-    kept = set(map(id, newest.values()))
-    return list(newest.values()), [run for run in runs if id(run) not in kept]
+def model_key(run: Run) -> tuple:
+    """What one control run is: spec, backbone, control, pretraining seed and seed."""
+    r = run.result
+    return (r.forget, r.backbone, r.method, run.pretrain_seed, r.seed)
 
 
 def measured(run: Run) -> dict[str, float]:
@@ -200,11 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     register_resolvers()
     if not args.no_sweep:
         side_by_side(lambda spec: run_sweeps(spec, args.seeds, args.runs, args.extra), args.specs, args.parallel)
-    runs, skipped = collect([args.runs / spec for spec in args.specs])
-    runs, stale = newest_per_model(runs)
-    for path, why in [*skipped, *((run.path, "an older config of the same control (a newer run replaces it)")
-                                   for run in stale)]:
-        print(f"skipped {path}: {why}", file=sys.stderr)
+    runs = finished_runs([args.runs / spec for spec in args.specs], model_key)
     write(evaluate(runs), runs, args.out)
     print(f"wrote {args.out / 'validity.md'} and validity.csv from {len(runs)} runs")
     return 0

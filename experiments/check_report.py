@@ -5,7 +5,7 @@
     python experiments/check_report.py --all      # every row of the report
     python experiments/check_report.py --fast --kernels avx2   # as another x86 machine would (CI)
 
-Each chosen row (dataset, forget, backbone, method, variant, seeds and their pretraining seeds) is
+Each chosen row (dataset, forget, backbone, method, variant, and its units: seeds and pretraining seeds) is
 rerun as a sweep through `python -m unlearn`, reported with `python -m unlearn.report`'s code, and
 every accuracy and score of the row is compared with the committed value, within TOLERANCE points.
 Every row's differences are printed; the exit code is non-zero when any value is out of tolerance.
@@ -59,24 +59,30 @@ def compared_keys(row: dict[str, str]) -> list[str]:
     return [k for k, v in row.items() if v and (k.endswith("/acc") or k in ("score", "paper_score", "average_gain"))]
 
 
-def pretrain_override(row: dict[str, str]) -> list[str]:
-    """How the row's runs chose their tiny CLIP: the table presets pretrain one per seed
-    (`pretrain_seeds` = `seeds`); no column, or every run on pretraining seed 0: the default."""
+def unit_overrides(row: dict[str, str]) -> list[str]:
+    """The seeds and tiny CLIPs the row's units were measured on, as sweep overrides: the table presets
+    cross pretraining seeds with seeds (a single pretraining seed is a cross product too); one pretraining
+    seed per seed (`${seed}`) is the older layout; no column, or every run on pretraining seed 0: the default model."""
     seeds, pretrain = row["seeds"].split(), row.get("pretrain_seeds", "").split()
+    overrides = [f"seed={','.join(_distinct(seeds))}"]
     if not pretrain or set(pretrain) == {"0"}:
-        return []
+        return overrides
     if pretrain == seeds:
-        return ["backbone.pretrain.seed=${seed}"]
-    if len(set(pretrain)) == 1:
-        return [f"backbone.pretrain.seed={pretrain[0]}"]
-    raise ValueError(f"row with seeds {seeds} and pretraining seeds {pretrain}: neither one model nor one per seed")
+        return ["backbone.pretrain.seed=${seed}", *overrides]
+    units = set(zip(pretrain, seeds))
+    if len(units) == len(seeds) == len(_distinct(pretrain)) * len(_distinct(seeds)):
+        return [f"backbone.pretrain.seed={','.join(_distinct(pretrain))}", *overrides]
+    raise ValueError(f"row with seeds {seeds} and pretraining seeds {pretrain}: neither a cross product of the two "
+                     "nor one tiny CLIP per seed")
+
+
+def _distinct(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))  # first-seen order
 
 
 def rerun(row: dict[str, str], sweep: Path, kernels: str = "native") -> subprocess.CompletedProcess:
-    seeds = ",".join(row["seeds"].split())
     overrides = [f"dataset={row['dataset']}", f"forget={row['forget']}", f"backbone={row['backbone']}",
-                 f"method={row['method']}", *row["variant"].split(), *pretrain_override(row), f"seed={seeds}",
-                 "logger=none"]
+                 f"method={row['method']}", *row["variant"].split(), *unit_overrides(row), "logger=none"]
     return subprocess.run([sys.executable, "-m", "unlearn", "-m", *overrides, f"hydra.sweep.dir={sweep}"], cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ, **KERNELS[kernels]})
 

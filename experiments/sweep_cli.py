@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
+from unlearn.report import Run, collect
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,6 +24,27 @@ def sweep(overrides: list[str], folder: Path) -> None:
     proc = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"})
     if proc.returncode != 0:
         raise SystemExit(f"the sweep into {folder} failed (exit {proc.returncode}); its log: {folder}")
+
+
+def newest_per(runs: list[Run], key: Callable[[Run], tuple]) -> tuple[list[Run], list[Run]]:
+    """(kept, replaced): one run per key(run), the newest by its metrics.json. A fixed sweep folder
+    keeps the runs of a model's earlier configs (an earlier version of a method) beside the current one."""
+    newest: dict[tuple, Run] = {}
+    for run in sorted(runs, key=lambda r: (r.path / "metrics.json").stat().st_mtime_ns):
+        newest[key(run)] = run
+    kept = set(map(id, newest.values()))
+    return list(newest.values()), [run for run in runs if id(run) not in kept]
+
+
+def finished_runs(folders: list[Path], key: Callable[[Run], tuple]) -> list[Run]:
+    """The complete runs under `folders`, the newest per key(run) (`newest_per`); what is left out is
+    printed, each with its reason."""
+    runs, skipped = collect(folders)
+    runs, replaced = newest_per(runs, key)
+    for path, why in [*skipped, *((run.path, "an older config of the same model (a newer run replaces it)")
+                                   for run in replaced)]:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    return runs
 
 
 def side_by_side(work: Callable[[str], None], items: Iterable[str], parallel: int) -> None:

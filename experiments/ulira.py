@@ -40,12 +40,12 @@ from unlearn.evaluation import Evaluator
 from unlearn.methods import METHODS
 from unlearn.models.backbones import build_backbone
 from unlearn.models.factory import eval_transform
-from unlearn.report import Run, collect
+from unlearn.report import Run
 from unlearn.runtime import configure_threads
 from unlearn.stats import estimate
 from unlearn.ulira import attack_accuracy, true_class_confidence
 
-from sweep_cli import ROOT, add_sweep_options, side_by_side, sweep
+from sweep_cli import ROOT, add_sweep_options, finished_runs, side_by_side, sweep
 
 OUT = ROOT / "experiments" / "results" / "ulira"
 RUNS = ROOT / "outputs" / "ulira"
@@ -78,6 +78,11 @@ def role(run: Run) -> str:
     if run.result.method != "retrain":
         return run.result.method
     return "shadow" if run.config.method.pretrain_seed_offset == SHADOW_OFFSET else HELD_OUT
+
+
+def model_key(run: Run) -> tuple:
+    """What one run is: spec, backbone, role (a method, a shadow, the known answer), pretraining seed, seed."""
+    return (run.result.forget, run.result.backbone, role(run), run.pretrain_seed, run.result.seed)
 
 
 class Statistics:
@@ -167,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         methods = args.methods or attacked_methods()
         side_by_side(lambda spec: run_sweeps(spec, methods, args.pretrain_seeds, args.seeds, args.runs, args.extra),
                      args.specs, args.parallel)
-    runs, skipped = collect([args.runs / spec for spec in args.specs])
-    for path, why in skipped:
-        print(f"skipped {path}: {why}", file=sys.stderr)
+    runs = finished_runs([args.runs / spec for spec in args.specs], model_key)
     write(evaluate(runs, Statistics()), args.out)
     print(f"wrote {args.out / 'ulira.md'} and ulira.csv from {len(runs)} runs")
     return 0

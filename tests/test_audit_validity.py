@@ -2,6 +2,8 @@
 of the whole meta-evaluation through the CLI."""
 
 import csv
+import itertools
+import os
 import sys
 
 import pytest
@@ -10,6 +12,8 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "experiments"))
 import audit_validity  # noqa: E402
+import sweep_cli  # noqa: E402
+import ulira  # noqa: E402
 
 
 def test_separable_controls_are_a_signal_and_identical_ones_are_not():
@@ -42,19 +46,35 @@ def test_a_small_meta_evaluation_runs_end_to_end(tmp_path):
     assert "## synthetic_class_arrow" in (tmp_path / "validity.md").read_text()
 
 
-def test_a_control_run_again_under_a_newer_config_replaces_the_older_one(tmp_path):
+_WRITTEN = itertools.count(1)  # the stubs' metrics.json times, in seconds
+
+
+def _run(folder, method, pretrain_seed, offset=None):
+    """A run stub, each one written a second after the one before."""
     from types import SimpleNamespace
 
-    def run(name, method, pretrain_seed):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.json").write_text("{}")
-        result = SimpleNamespace(forget="synthetic_class_arrow", backbone="tiny_rn", method=method, seed=0)
-        return SimpleNamespace(path=tmp_path / name, result=result, pretrain_seed=pretrain_seed)
+    folder.mkdir()
+    (folder / "metrics.json").write_text("{}")
+    written = next(_WRITTEN)
+    os.utime(folder / "metrics.json", (written, written))
+    result = SimpleNamespace(forget="synthetic_class_arrow", backbone="tiny_rn", method=method, seed=0)
+    config = SimpleNamespace(method=SimpleNamespace(pretrain_seed_offset=offset))
+    return SimpleNamespace(path=folder, result=result, pretrain_seed=pretrain_seed, config=config)
 
-    old, other_seed, original, new = (run("old", "mask_name", 1), run("seed2", "mask_name", 2),
-                                      run("orig", "original", 1), run("new", "mask_name", 1))
-    kept, stale = audit_validity.newest_per_model([new, old, original, other_seed])
-    assert stale == [old] and {r.path.name for r in kept} == {"new", "seed2", "orig"}
+
+def test_a_control_run_again_under_a_newer_config_replaces_the_older_one(tmp_path):
+    old, other_seed, original, new = (_run(tmp_path / "old", "mask_name", 1), _run(tmp_path / "seed2", "mask_name", 2),
+                                      _run(tmp_path / "orig", "original", 1), _run(tmp_path / "new", "mask_name", 1))
+    kept, replaced = sweep_cli.newest_per([new, old, original, other_seed], audit_validity.model_key)
+    assert replaced == [old] and {r.path.name for r in kept} == {"new", "seed2", "orig"}
+
+
+def test_ulira_keeps_a_shadow_and_a_known_answer_of_one_seed_and_replaces_an_older_shadow(tmp_path):
+    """Both are method=retrain on the same pretraining seed and seed: the role tells them apart."""
+    old_shadow, shadow = (_run(tmp_path / n, "retrain", 0, ulira.SHADOW_OFFSET) for n in ("old", "shadow"))
+    held_out = _run(tmp_path / "held_out", "retrain", 0, ulira.HELD_OUT_OFFSET)
+    kept, replaced = sweep_cli.newest_per([held_out, shadow, old_shadow], ulira.model_key)
+    assert replaced == [old_shadow] and {r.path.name for r in kept} == {"shadow", "held_out"}
 
 
 def test_a_bad_parallel_count_is_one_line(capsys):

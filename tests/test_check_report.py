@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "experiments" / "check_report.py"
@@ -75,7 +77,12 @@ def test_every_method_is_held_and_the_kernels_reach_the_rerun(monkeypatch, tmp_p
 
 def test_a_row_reruns_on_the_pretrained_models_it_was_measured_on():
     module = load_script()
-    assert module.pretrain_override({"seeds": "0 1 2", "pretrain_seeds": "0 1 2"}) == ["backbone.pretrain.seed=${seed}"]
-    assert module.pretrain_override({"seeds": "0 1", "pretrain_seeds": "2 2"}) == ["backbone.pretrain.seed=2"]
-    assert module.pretrain_override({"seeds": "0 1", "pretrain_seeds": ""}) == []
-    assert module.pretrain_override({"seeds": "0 1"}) == []  # a report from before the column
+    crossed = {"seeds": "0 1 0 1 0 1", "pretrain_seeds": "0 0 1 1 2 2"}  # the table presets
+    assert module.unit_overrides(crossed) == ["backbone.pretrain.seed=0,1,2", "seed=0,1"]
+    assert module.unit_overrides({"seeds": "0 1 2", "pretrain_seeds": "0 1 2"}) == ["backbone.pretrain.seed=${seed}",
+                                                                                      "seed=0,1,2"]
+    assert module.unit_overrides({"seeds": "0 1", "pretrain_seeds": "2 2"}) == ["backbone.pretrain.seed=2", "seed=0,1"]
+    assert module.unit_overrides({"seeds": "0 1", "pretrain_seeds": ""}) == ["seed=0,1"]
+    assert module.unit_overrides({"seeds": "0 1"}) == ["seed=0,1"]  # a report from before the column
+    with pytest.raises(ValueError, match="neither a cross product"):
+        module.unit_overrides({"seeds": "0 1 0", "pretrain_seeds": "0 0 1"})

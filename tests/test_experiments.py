@@ -35,9 +35,11 @@ def sweep_params(preset: str) -> dict[str, list[str]]:
 
 
 def jobs(preset: str) -> list[list[str]]:
-    """The override list of every job the preset's sweep launches (one seed: seeds compose alike)."""
+    """The override list of every job the preset's sweep launches (one unit: units compose alike)."""
     params = sweep_params(preset)
-    params["seed"] = params["seed"][:1]
+    for unit_key in ("seed", "backbone.pretrain.seed"):
+        if unit_key in params:
+            params[unit_key] = params[unit_key][:1]
     return [[f"experiment={preset}", *(f"{k}={v}" for k, v in zip(params, combo))]
             for combo in itertools.product(*params.values())]
 
@@ -129,8 +131,8 @@ def test_reproduce_runs_presets_at_once_resumes_and_reports(tmp_path):
     """Two presets end to end through the script, two sweeps at once (each logging to its own file);
     a second call, one sweep at a time, skips every finished job."""
     script = [sys.executable, str(ROOT / "experiments" / "reproduce.py"), "three_stage_box_turtle_synthetic",
-              "three_stage_marmoset_synthetic", *DEBUG, "seed=0", "backbone=tiny_rn", "audit.reference=null",
-              "method=grad_ascent,three_stage", "--out", str(tmp_path)]  # no reference: it would pretrain one
+              "three_stage_marmoset_synthetic", *DEBUG, "seed=0", "backbone.pretrain.seed=0", "backbone=tiny_rn",
+              "audit.reference=null", "method=grad_ascent,three_stage", "--out", str(tmp_path)]  # no reference: it would pretrain one
     proc = subprocess.run([*script, "--jobs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sweeps = [tmp_path / "three_stage_box_turtle_synthetic", tmp_path / "three_stage_marmoset_synthetic"]
@@ -163,10 +165,12 @@ def test_reproduce_rejects_an_unknown_preset():
 
 
 @pytest.mark.parametrize("preset", [p for p in TABLE_PRESETS if p.endswith("_synthetic")])
-def test_synthetic_table_presets_pretrain_a_tiny_clip_per_seed(preset):
-    """The report's ± covers the pretrained model and the unlearning seed (issue 17): each seed runs
-    on the tiny CLIP pretrained with that seed (all three shipped)."""
-    assert sweep_params(preset)["seed"] == ["0", "1", "2"]
-    for seed in (0, 2):
-        cfg = compose_config(*(o for o in jobs(preset)[0] if not o.startswith("seed=")), f"seed={seed}")
-        assert cfg.backbone.pretrain.seed == seed
+def test_synthetic_table_presets_cross_pretraining_seeds_with_seeds(preset):
+    """The report's interval covers the pretrained model and the unlearning seed (issue 29): every
+    shipped tiny CLIP (pretraining seeds 0-2) unlearned with seeds 0 and 1, six units per row."""
+    params = sweep_params(preset)
+    assert params["backbone.pretrain.seed"] == ["0", "1", "2"] and params["seed"] == ["0", "1"]
+    job = [o for o in jobs(preset)[0] if not o.startswith(("seed=", "backbone.pretrain.seed="))]
+    for pretrain_seed, seed in ((0, 1), (2, 0)):
+        cfg = compose_config(*job, f"backbone.pretrain.seed={pretrain_seed}", f"seed={seed}")
+        assert (cfg.backbone.pretrain.seed, cfg.seed) == (pretrain_seed, seed)

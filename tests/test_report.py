@@ -200,21 +200,28 @@ def test_shipped_reference_rows_match_a_full_three_stage_run_on_imagenet(tmp_pat
     assert "unverified: read from a secondary summary" in (tmp_path / "out" / "results.md").read_text()
 
 
-def test_a_pretraining_seed_per_seed_shares_the_row_and_is_listed(tmp_path):
-    """The table presets set backbone.pretrain.seed=${seed}: one row whose ± covers both; an explicit
-    pretraining seed is a setting of its own."""
+def test_the_pretraining_seed_is_half_of_a_unit_never_a_variant(tmp_path):
+    """Issue 29: the table presets cross pretraining seeds with seeds, and the older layout set
+    backbone.pretrain.seed=${seed}; either way every (pretraining seed, seed) pair is one unit of a
+    single row, listed in order, and a repeated unit is counted once."""
     sweep = tmp_path / "sweep"
-    for seed in (0, 1, 2):
-        write_run(sweep / str(seed), metrics_dict("grad_ascent", seed, 0.1 * seed, 0.7, 40.0),
+    for seed in (0, 1, 2):  # the older layout: one pretraining seed per seed
+        write_run(sweep / f"diag{seed}", metrics_dict("grad_ascent", seed, 0.11 * seed, 0.7, 40.0),
                   overrides=[f"seed={seed}"], backbone={"pretrain": {"seed": "${seed}"}})
-    write_run(sweep / "3", metrics_dict("grad_ascent", 0, 0.5, 0.7, 40.0), overrides=["backbone.pretrain.seed=1"],
-              backbone={"pretrain": {"seed": 1}})
+    for pretrain_seed in (0, 2):  # crossed: units (0, 1), (0, 2), (2, 1), and (2, 2) again
+        for seed in (1, 2):
+            forget = 0.1 * seed + 0.01 * pretrain_seed  # the same result as the older layout's for (2, 2)
+            write_run(sweep / f"cross{pretrain_seed}{seed}", metrics_dict("grad_ascent", seed, forget, 0.7, 40.0),
+                      overrides=[f"backbone.pretrain.seed={pretrain_seed}", f"seed={seed}"],
+                      backbone={"pretrain": {"seed": pretrain_seed}})
     assert main([str(sweep), "--out", str(tmp_path / "out"), "--no-reference"]) == 0
-    rows = {(r["row"], r["variant"]): r for r in read_csv(tmp_path / "out" / "results.csv")}
-    preset = rows[("ours", "")]
-    assert preset["seeds"] == "0 1 2" and preset["pretrain_seeds"] == "0 1 2"
-    assert float(preset["forget/acc"]) == pytest.approx(10.0)
-    assert rows[("ours", "backbone.pretrain.seed=1")]["pretrain_seeds"] == "1"
+    rows = {r["row"]: r for r in read_csv(tmp_path / "out" / "results.csv")}
+    assert set(rows) == {"original", "ours"} and rows["ours"]["variant"] == ""
+    assert rows["ours"]["pretrain_seeds"] == "0 0 0 1 2 2" and rows["ours"]["seeds"] == "0 1 2 1 1 2"
+    assert rows["original"]["n"] == "6"
+    assert float(rows["ours"]["forget/acc"]) == pytest.approx((0 + 10 + 20 + 11 + 12 + 22) / 6)
+    text = (tmp_path / "out" / "results.md").read_text()
+    assert "duplicate of" in text and "same setting, seed and pretraining seed" in text
 
 
 def test_loading_only_settings_never_split_a_row(tmp_path):
@@ -287,6 +294,36 @@ def test_what_only_adds_measurements_names_no_variant():
     """The audit and its reference, or a metric added to before/after, leave the unlearning alone."""
     overrides = ["audit=standard", "audit.reference=retrain", "+metric@eval.metrics.mia=mia", "method.lr=1", "seed=0"]
     assert variant_label(overrides) == "method.lr=1"
+
+
+def test_a_depth_is_undefined_where_original_and_reference_differ_within_the_references_own_spread(tmp_path):
+    """Issue 29: depth divides by the original's distance to one retrained reference; where that
+    distance is under DEPTH_NOISE times the retrained models' spread over pretraining seeds (the
+    meta-evaluation's `deep spread`), another reference could move it anywhere: no number."""
+    from unlearn.validity import DEPTH_NOISE
+
+    models = {"original": (0.90, 0.95), "reference": (0.80, 0.35), "unlearned": (0.85, 0.65),
+              "depth": (0.5, 0.5), "gap": (0.05, 0.3)}
+    audit = {f"audit/{model}/{key}": value for model, values in models.items()
+             for key, value in zip(("probe/forget/acc", "relearn/mean/forget/acc"), values)}
+    audit |= {"audit/gap/mean": 0.1, "audit/tow": 0.9}
+    for seed in (0, 1):
+        write_run(tmp_path / "sweep" / str(seed), metrics_dict("grad_ascent", seed, 0.1, 0.8, 70) | audit)
+    validity = tmp_path / "validity.csv"
+    spread = 0.06  # the probe's distance, 0.10, is under DEPTH_NOISE × 0.06; the relearning mean's, 0.60, is not
+    assert 0.10 < DEPTH_NOISE * spread < 0.60
+    with validity.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["spec", "backbone", "measure", "auroc", "effect", "deep spread", "verdict"])
+        for measure in ("probe/forget/acc", "relearn/mean/forget/acc"):
+            writer.writerow(["synthetic_subgroup_red_circle", "tiny_rn", measure, 1.0, 5.0, spread, "signal"])
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--no-reference",
+                 "--validity", str(validity)]) == 0
+    row = next(line for line in (tmp_path / "out" / "results.md").read_text().splitlines()
+               if line.startswith("| tiny_rn | grad_ascent |") and "0.900" in line)
+    assert row.endswith("| – | 0.500 ± 0.000 |")  # ToW, gap, then probe depth (undefined), relearning-mean depth
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out2"), "--no-reference", "--no-validity"]) == 0
+    assert "| 0.500 ± 0.000 | 0.500 ± 0.000 |" in (tmp_path / "out2" / "results.md").read_text()
 
 
 def test_an_audit_measure_without_signal_on_the_spec_is_no_number(tmp_path, capsys):

@@ -52,12 +52,14 @@ from unlearn.report_requests import csv_rows as request_csv_rows, plot_requests,
 from unlearn.results import RunResult
 from unlearn.rundir import JOB_PHASES, LOADING_FIELDS, RunFolder, config_hash, find_run_dirs, load_run
 from unlearn.stats import Estimate, best_and_ties, estimate, paired, tied_with_best
-from unlearn.validity import DEFAULT_VALIDITY, Verdict, read_validity
+from unlearn.validity import DEFAULT_VALIDITY, DEPTH_NOISE, Verdict, read_validity
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "reference"
+# with the seed, what a run is one sample of (a unit): the tiny CLIP it started from, never a setting of its own
+PRETRAIN_SEED = "backbone.pretrain.seed"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
-NOT_VARIANT_KEYS = {"seed", "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
+NOT_VARIANT_KEYS = {"seed", PRETRAIN_SEED, "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
                     "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit", "cache", "local_parallelism",
                     "requests", "mode"}  # requests: the table's forget column; mode: the method's label says it
 # groups whose every key is bookkeeping or says how data is read (the data caches are exact)
@@ -100,7 +102,7 @@ class Row:
     p_vs_best: dict[str, float | None] = field(default_factory=dict)  # key -> paired p against the column's best
     best: set[str] = field(default_factory=set)  # keys where the row is best or tied with the best
     seeds: list[int] = field(default_factory=list)
-    pretrain_seeds: list[int] = field(default_factory=list)  # of each seed's tiny CLIP (the presets: = seeds)
+    pretrain_seeds: list[int] = field(default_factory=list)  # each run's tiny CLIP, beside `seeds` (a unit each)
     reference: str = ""  # published rows: paper and table
     caveat: str = ""
     runs: list[Run] = field(default_factory=list)
@@ -155,16 +157,16 @@ class Table:
 
 def to_run(folder: RunFolder) -> Run:
     return Run(path=folder.path, result=folder.result, variant=variant_label(folder.overrides),
-               setting=_digest(folder.config, exclude=("seed", *MEASUREMENT_ONLY)),
+               setting=_digest(folder.config, exclude=("seed", PRETRAIN_SEED, *MEASUREMENT_ONLY)),
                # deletion requests honoured in sequence or at once start from the same original
-               base=_digest(folder.config, exclude=("seed", "method", "mode", *MEASUREMENT_ONLY)),
+               base=_digest(folder.config, exclude=("seed", PRETRAIN_SEED, "method", "mode", *MEASUREMENT_ONLY)),
                config=folder.config, curves=read_curves(folder.path),
                pretrain_seed=_pretrain_seed(folder.config))
 
 
 def _pretrain_seed(config: DictConfig | None) -> int | None:
-    """The resolved `backbone.pretrain.seed` (the table presets set it to `${seed}`); the setting
-    hash reads it unresolved, so a preset's replicates share a row."""
+    """The resolved `backbone.pretrain.seed` (a sweep over it, or `${seed}`): half of the run's unit,
+    so the setting hash leaves it out and a row's runs may differ in it."""
     seed = OmegaConf.select(config, "backbone.pretrain.seed", default=None) if config is not None else None
     return None if seed is None else int(seed)
 
@@ -262,17 +264,21 @@ def mark_best(rows: list[Row], columns: list[tuple[str, str]]) -> None:
                     row.best.add(key)
 
 
-def one_run_per_seed(runs: list[Run], skipped: list[tuple[Path, str]]) -> list[Run]:
-    """Identical configs and seed give identical results: count each seed once (the first found,
-    in the order the folders were given)."""
-    kept: dict[int, Run] = {}
+def one_run_per_unit(runs: list[Run], skipped: list[tuple[Path, str]]) -> list[Run]:
+    """Identical configs and unit give identical results: count each unit once (the first found,
+    in the order the folders were given), in the order of the units."""
+    kept: dict[tuple, Run] = {}
     for run in runs:
-        seed = run.result.seed
-        if seed in kept:
-            skipped.append((run.path, f"duplicate of {kept[seed].path} (same setting and seed)"))
+        if unit(run) in kept:
+            skipped.append((run.path, f"duplicate of {kept[unit(run)].path} (same setting, seed and pretraining seed)"))
         else:
-            kept[seed] = run
-    return [kept[s] for s in sorted(kept)]
+            kept[unit(run)] = run
+    return [kept[u] for u in sorted(kept, key=_unit_order)]
+
+
+def _unit_order(key: tuple) -> tuple:
+    pretrain_seed, seed = key
+    return (-1 if pretrain_seed is None else pretrain_seed, seed)
 
 
 def build_tables(runs: list[Run], references: list[dict], skipped: list[tuple[Path, str]],
@@ -311,7 +317,7 @@ def _block_rows(dataset: str, forget: str, runs: list[Run], references: list[dic
             labels[(group[0].result.label, variant)].add(setting)
         ranks = {r.result.method: r.result.method_rank for r in mine}
         for method, variant, setting in sorted(groups, key=lambda k: (ranks[k[0]], k[0], k[1], k[2])):
-            group = one_run_per_seed(groups[(method, variant, setting)], skipped)
+            group = one_run_per_unit(groups[(method, variant, setting)], skipped)
             tag = f" [cfg {setting}]" if len(labels[(group[0].result.label, variant)]) > 1 else ""
             row = Row("ours", backbone, method, variant + tag, seeds=[r.result.seed for r in group], runs=group,
                       pretrain_seeds=_pretrain_seeds(group), units=unit_values(group, "after"),
@@ -327,12 +333,12 @@ def _pretrain_seeds(runs: list[Run]) -> list[int]:
 
 
 def _original_row(backbone: str, runs: list[Run], tag: str) -> Row:
-    """The original model, from the runs' `before` metrics (one measurement per seed)."""
-    per_seed: dict[int, Run] = {}
+    """The original model, from the runs' `before` metrics (one measurement per unit)."""
+    per_unit: dict[tuple, Run] = {}
     for run in runs:
-        per_seed.setdefault(run.result.seed, run)
-    firsts = [per_seed[s] for s in sorted(per_seed)]
-    return Row("original", backbone, "original", tag.strip(), seeds=sorted(per_seed),
+        per_unit.setdefault(unit(run), run)
+    firsts = [per_unit[u] for u in sorted(per_unit, key=_unit_order)]
+    return Row("original", backbone, "original", tag.strip(), seeds=[r.result.seed for r in firsts],
                pretrain_seeds=_pretrain_seeds(firsts), units=unit_values(firsts, "before"),
                values=aggregate([run.result.before for run in firsts]))
 
@@ -435,9 +441,9 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
     lines = ["# Results", "",
              "Zero-shot top-1 accuracy in %; Score (ours), Paper Score (the three-stage paper's) and Avg gain "
              "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± the "
-             "half-width of its 95 % t interval over n units (a unit: one seed and the tiny CLIP it started from; in the "
-             "`*_synthetic` table presets each seed pretrains its own: the interval covers both; results.csv "
-             "`pretrain_seeds`). **Bold**: per backbone and column with ↑ / ↓, the best method and every method a "
+             "half-width of its 95 % t interval over n units (a unit: one seed and the tiny CLIP it started from, its "
+             "pretraining seed; the `*_synthetic` table presets cross pretraining seeds 0-2 with seeds 0-1: the interval "
+             "covers both; results.csv `seeds`, `pretrain_seeds`). **Bold**: per backbone and column with ↑ / ↓, the best method and every method a "
              "paired t-test over the shared units cannot tell from it (p ≥ 0.05; results.csv `<key> p_vs_best`; "
              "`python -m unlearn.report DIR --compare A B` for any two; unlearn/stats.py says why this test). "
              "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
@@ -484,17 +490,33 @@ def audited(run: Run, model: str) -> dict[str, float]:
     return values
 
 
-def _against_reference(result: RunResult) -> dict:
-    """ToW, the mean gap and the depths (DEPTH_COLUMNS) against the reference, when the run had one."""
+def _against_reference(result: RunResult, floors: dict[str, float]) -> dict:
+    """ToW, the mean gap and the depths (DEPTH_COLUMNS) against the reference, when the run had one;
+    a depth is None where the original and the reference differ by less than DEPTH_NOISE times the
+    measure's floor (the retrained models' own spread over pretraining seeds: `floors`)."""
     if "gap" not in result.audit:
         return {}
     depth = result.audit.get("depth", {})
+    original, reference = result.audit.get("original", {}), result.audit.get("reference", {})
+
+    def within_noise(key: str) -> bool:
+        if key not in floors or original.get(key) is None or reference.get(key) is None:
+            return False
+        return abs(original[key] - reference[key]) < DEPTH_NOISE * floors[key]
+
     return {"tow": result.tow, "gap/mean": result.audit["gap"].get("mean"),
-            **{f"depth/{key}": depth.get(key) for key in DEPTH_COLUMNS}}
+            **{f"depth/{key}": None if within_noise(key) else depth.get(key) for key in DEPTH_COLUMNS}}
+
+
+def _depth_floors(table: Table, backbone: str) -> dict[str, float]:
+    """measure -> the deep control's spread over pretraining seeds on this spec and backbone, where
+    the meta-evaluation measured it."""
+    return {measure: verdict.deep_spread for (b, measure), verdict in table.validity.items()
+            if b == backbone and verdict.deep_spread is not None}
 
 
 def audit_lines(table: Table) -> list[str]:
-    """The audit per row (mean ± std over seeds): the original and reference models once per
+    """The audit per row (mean ± interval over units): the original and reference models once per
     backbone, then every method's unlearned model; gap and ToW when a reference was audited."""
     rows = []
     for backbone in dict.fromkeys(row.backbone for row in table.rows):
@@ -503,11 +525,12 @@ def audit_lines(table: Table) -> list[str]:
             first = {}
             for run in runs:
                 if values := audited(run, model):
-                    first.setdefault(run.result.seed, values)
+                    first.setdefault(unit(run), values)
             if first:
                 rows.append([backbone, f"{model} model", "", _audit_values(list(first.values()))])
         for row in (r for r in table.rows if r.kind == "ours" and r.backbone == backbone):
-            per_run = [audited(run, "unlearned") | _against_reference(run.result) for run in row.runs]
+            floors = _depth_floors(table, backbone)
+            per_run = [audited(run, "unlearned") | _against_reference(run.result, floors) for run in row.runs]
             if any(per_run):
                 values = _audit_values(per_run)
                 rows.append([backbone, row.label, row.variant,  # an undefined value stays "–" (its reason: undefined)
@@ -519,7 +542,7 @@ def audit_lines(table: Table) -> list[str]:
     columns = {**AUDIT_COLUMNS, **{k: v for k, v in extra.items() if any(k in r[3] for r in rows)}}
     variants = any(r[2] for r in rows)
     header = ["Backbone", "Model", *(["Variant"] if variants else []), *columns.values()]
-    lines = ["Audit (audit=standard; accuracies in %, mean ± 95 % interval half-width over seeds; unlearn/audit.py): Relearn@k = forget "
+    lines = ["Audit (audit=standard; accuracies in %, mean ± 95 % interval half-width over units; unlearn/audit.py): Relearn@k = forget "
              "accuracy after k fine-tuning steps on 8 forget images, Relearn mean = its mean over the recorded k, "
              "Steps to half = the first k that recovers half "
              "of the original's forget accuracy (never: –), Probe = linear probe on frozen image features, MIA "
@@ -528,7 +551,8 @@ def audit_lines(table: Table) -> list[str]:
              "metric.mia.min_power), Other prompts = the highest forget accuracy "
              "over the paraphrase and attribute prompt sets, Gap/ToW = against the reference model, depth = (original − "
              "unlearned) / (original − reference): 0 as shallow as the original, 1 as deep as the reference (–: the two "
-             "differ by less than audit.min_gap).", "",
+             f"differ by less than audit.min_gap, or by less than {DEPTH_NOISE:g} × the retrained models' own spread over "
+             "pretraining seeds where the meta-evaluation measured it, experiments/results/audit_validity).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for backbone, model, variant, values in rows:
         cells = [_audit_cell(key, values.get(key)) for key in columns]

@@ -11,6 +11,7 @@ measure it is the depth of had none), since a number would read as evidence it i
 | `spec`, `backbone`, `measure` | the key: forget preset, backbone preset, audit key (`relearn/1/forget/acc`, ...) |
 | `verdict` | `signal`, or `no signal` with its reason; `not judged` (no shallow control on the spec): left out, as for a spec the table lacks |
 | `auroc`, `effect` | shown beside the verdict (empty where undefined)            |
+| `deep spread` | the retrained models' own spread over pretraining seeds: a depth column is undefined where a run's original and reference differ by less than DEPTH_NOISE of it (optional: older tables lack it) |
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from unlearn.errors import UnlearnError
 
 DEFAULT_VALIDITY = Path(__file__).resolve().parents[1] / "experiments" / "results" / "audit_validity" / "validity.csv"
 COLUMNS = ("spec", "backbone", "measure", "auroc", "effect", "verdict")
+# a depth divides by the original's distance to one retrained reference; another pretraining seed's
+# reference moves by about the deep spread, so a distance under two of them is mostly that noise
+DEPTH_NOISE = 2.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Verdict:
     signal: bool
     auroc: float | None
     effect: float | None
+    deep_spread: float | None = None
 
     @property
     def evidence(self) -> str:
@@ -53,7 +58,7 @@ def read_validity(path: Path) -> dict[tuple[str, str, str], Verdict]:
         raise UnlearnError(f"{path} is not an audit validity table (experiments/audit_validity.py): "
                            f"{'no rows' if not rows else 'no column ' + ', '.join(missing)}")
     return {(r["spec"], r["backbone"], r["measure"]): Verdict(r["verdict"] == "signal", _number(r["auroc"]),
-                                                             _number(r["effect"]))
+                                                             _number(r["effect"]), _number(r.get("deep spread", "")))
             for r in rows if not r["verdict"].startswith("not judged")}
 
 

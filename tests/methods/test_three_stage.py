@@ -134,7 +134,7 @@ def test_ablation_preset_runs_all_variants_as_one_multirun(tmp_path):
     sweep = tmp_path / "sweep"
     # not DEBUG: its method=grad_ascent would replace the preset's three_stage
     proc = run_cli("experiment=three_stage_ablation_synthetic", "debug=default", "logger=none", "seed=0",
-                   f"hydra.sweep.dir={sweep}", cwd=ROOT)
+                   "backbone.pretrain.seed=0", f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     finished = [job for job in sweep.iterdir() if (job / "metrics.json").is_file()]
     methods = [OmegaConf.load(job / ".hydra" / "config.yaml").method for job in finished]

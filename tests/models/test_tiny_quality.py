@@ -47,14 +47,16 @@ def test_checkpoint_ships(backbone, seed):
 
 
 @pytest.mark.parametrize("preset", ["three_stage_marmoset_synthetic", "space_adaptation_single_synthetic"])
-def test_a_seed_interpolated_pretraining_seed_finds_that_seeds_checkpoint(preset):
-    """The table presets set backbone.pretrain.seed: ${seed}: the cache key (and the audit's
-    reference backbone) must be the resolved seed's, or every seed would share one model."""
+@pytest.mark.parametrize("pretrain_seed", ["{seed}", "${{seed}}"])  # the table presets' sweep; sequential_synthetic's
+def test_each_pretraining_seed_finds_its_own_checkpoint(preset, pretrain_seed):
+    """The cache key (and the audit's reference backbone) must be the resolved pretraining seed's,
+    swept or interpolated from the seed, or every unit would share one model."""
     from unlearn.audit import reference_backbone
     from unlearn.models.tiny import cache_key
 
     for seed in PRETRAIN_SEEDS:
-        cfg = compose_config(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}", "audit.reference=retrain")
+        cfg = compose_config(f"experiment={preset}", "backbone=tiny_rn", f"seed={seed}", "audit.reference=retrain",
+                             f"backbone.pretrain.seed={pretrain_seed.format(seed=seed)}")
         literal = compose_config("backbone=tiny_rn", f"backbone.pretrain.seed={seed}").backbone
         assert cache_key(cfg.backbone) == cache_key(literal) and find_cached(cfg.backbone).parent.name == "assets"
         assert reference_backbone(cfg).pretrain.seed == seed

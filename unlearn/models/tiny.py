@@ -39,7 +39,7 @@ SHIPPED_DIR = Path(__file__).parents[1] / "assets"
 
 
 def cache_key(cfg) -> str:
-    # resolved: the table presets set `pretrain.seed: ${seed}`, and the key must be the seed's
+    # resolved: a config may set `pretrain.seed: ${seed}` (sequential_synthetic), and the key must be the seed's
     pretrain = (OmegaConf.to_container(cfg.pretrain, resolve=True) if isinstance(cfg.pretrain, DictConfig)
                 else dict(cfg.pretrain))
     recipe = {
