@@ -475,7 +475,7 @@ AUDIT_COLUMNS = {  # key under audit/<model>/ -> column; accuracies in %
 
 # depth (unlearn/audit.py: 0 = the original, 1 = the reference) of the two accuracies that told the
 # shallow control from the deep one on every class spec over pretraining seeds (experiments/results/
-# audit_validity: the probe by 10.5-49.6 noise floors, the relearning mean by 2.2-4.5; no single
+# audit_validity: the probe by 6.2-57.7 noise floors, the relearning mean by 2.2-5.0; no single
 # relearning step did on all three).
 DEPTH_COLUMNS = {"probe/forget/acc": "Probe depth ↑", "relearn/mean/forget/acc": "Relearn mean depth ↑"}
 
