@@ -17,7 +17,8 @@ once, one process each):
 
 Then, per forget test image, LiRA's statistic under every model (unlearn/ulira.py,
 `true_class_confidence`), and per method the attack's balanced accuracy, leaving one pretraining seed
-out (its runs share their original), with a 95 % t interval over the images. The original and the
+out (its runs share their original), with a 95 % t interval over the images and a 95 % bootstrap
+interval over the models (unlearn/ulira.py, `models_interval`). The original and the
 shallow control (`mask_name`) are known answers too: far from retraining, near 100 %.
 
 Writes `<out>/ulira.csv` and `ulira.md`.
@@ -43,7 +44,7 @@ from unlearn.models.factory import eval_transform
 from unlearn.report import Run
 from unlearn.runtime import configure_threads
 from unlearn.stats import estimate
-from unlearn.ulira import attack_accuracy, true_class_confidence
+from unlearn.ulira import attack_accuracy, models_interval, true_class_confidence
 
 from sweep_cli import ROOT, add_sweep_options, finished_runs, side_by_side, sweep
 
@@ -127,12 +128,14 @@ def evaluate(runs: list[Run], statistic) -> list[dict]:
             attacked = [r for r in mine if role(r) == name]
             if len({r.pretrain_seed for r in attacked}) < 2:
                 continue
-            found = attack_accuracy(np.stack([statistic(r) for r in attacked]), retrained,
-                                    groups=[r.pretrain_seed for r in attacked])
+            statistics, groups = np.stack([statistic(r) for r in attacked]), [r.pretrain_seed for r in attacked]
+            found = attack_accuracy(statistics, retrained, groups=groups)
+            across_models = models_interval(statistics, retrained, groups=groups)
             forget = estimate([r.result.after["forget/acc"] for r in attacked])
             rows.append({"spec": spec, "backbone": backbone, "method": name, "models": len(attacked),
                          "shadows": len(shadows), "images": found.n, "forget acc": forget.mean,
-                         "attack acc": found.mean, "low": found.low, "high": found.high})
+                         "attack acc": found.mean, "low": found.low, "high": found.high,
+                         "models low": across_models[0], "models high": across_models[1]})
     return rows
 
 
@@ -145,14 +148,17 @@ def write(rows: list[dict], out: Path) -> None:
     lines = ["# U-LiRA: each method's unlearned models against retrained shadows", "",
              "Per forget test image, a likelihood-ratio attack tells a method's unlearned models from tiny CLIPs "
              "retrained without the forget class (experiments/ulira.py; unlearn/ulira.py). Attack accuracy: "
-             "balanced, leaving one pretraining seed out, mean over the images with its 95 % t interval. "
+             "balanced, leaving one pretraining seed out, mean over the images with its 95 % t interval over the images "
+             "(the models held fixed) and a 95 % bootstrap interval over the models (how far other models could move it). "
              "50 % = indistinguishable from retraining; 100 % = always told apart.", ""]
     for spec, backbone in dict.fromkeys((r["spec"], r["backbone"]) for r in rows):
         lines += [f"## {spec} · {backbone}", "",
-                  "| method | models | forget acc (%) | attack acc (%) | 95 % interval |", "|---|---|---|---|---|"]
+                  "| method | models | forget acc (%) | attack acc (%) | 95 % interval, images | 95 % interval, models |",
+                  "|---|---|---|---|---|---|"]
         for r in (r for r in rows if (r["spec"], r["backbone"]) == (spec, backbone)):
             lines.append(f"| {r['method']} | {r['models']} | {100 * r['forget acc']:.1f} | {100 * r['attack acc']:.1f} "
-                         f"| {100 * r['low']:.1f}–{100 * r['high']:.1f} |")
+                         f"| {100 * r['low']:.1f}–{100 * r['high']:.1f} "
+                         f"| {100 * r['models low']:.1f}–{100 * r['models high']:.1f} |")
         shown = next(r for r in rows if (r["spec"], r["backbone"]) == (spec, backbone))
         lines += ["", f"{shown['shadows']} retrained shadows; {shown['images']} forget test images.", ""]
     (out / "ulira.md").write_text("\n".join(lines))

@@ -11,7 +11,7 @@ import torch
 
 from tests.conftest import ROOT
 from unlearn.errors import UnlearnError
-from unlearn.ulira import attack_accuracy, own_class_log_odds, per_image_accuracy
+from unlearn.ulira import attack_accuracy, models_interval, own_class_log_odds, per_image_accuracy
 
 
 def test_identical_shadows_are_indistinguishable():
@@ -33,6 +33,25 @@ def test_a_partial_shift_is_between_chance_and_certainty_and_per_image():
     shift = np.r_[np.zeros(100), np.full(100, 4.0)]  # half the images moved by the unlearning, half not
     per_image = per_image_accuracy(rng.normal(shift, 1, (5, 200)), rng.normal(0, 1, (5, 200)))
     assert per_image[:100].mean() < 0.65 and per_image[100:].mean() > 0.9
+
+
+def test_the_interval_across_models_of_identical_and_of_separable_sets_is_their_known_answer():
+    same = np.tile(np.linspace(-2, 2, 50), (4, 1))
+    assert models_interval(same, same.copy()) == (0.5, 0.5)
+    rng = np.random.default_rng(4)
+    assert models_interval(rng.normal(3, 0.1, (3, 100)), rng.normal(-3, 0.1, (3, 100))) == (1.0, 1.0)
+
+
+def test_the_interval_across_models_is_wide_when_the_models_disagree():
+    """Two unlearned groups far from retraining, one like it: every image agrees within a model,
+    so the interval over the images is narrow, but which groups were drawn moves the accuracy from
+    chance to near certainty, and the interval across models says so."""
+    rng = np.random.default_rng(5)
+    far, near = rng.normal(4, 1, (4, 300)), rng.normal(0, 1, (2, 300))
+    unlearned, retrained, groups = np.vstack([far, near]), rng.normal(0, 1, (3, 300)), [0, 0, 1, 1, 2, 2]
+    over_images = attack_accuracy(unlearned, retrained, groups=groups)
+    low, high = models_interval(unlearned, retrained, groups=groups)
+    assert over_images.high - over_images.low < 0.05 and low < 0.5 and high > 0.9
 
 
 def test_the_statistic_is_the_log_odds_of_the_own_class_and_finite_where_the_softmax_saturates():
@@ -83,4 +102,5 @@ def test_a_small_ulira_runs_end_to_end(tmp_path):
     for r in rows:
         assert r["models"] == "2" and r["shadows"] == "2" and int(r["images"]) > 0
         assert float(r["low"]) <= float(r["attack acc"]) <= float(r["high"])
+        assert 0 <= float(r["models low"]) <= float(r["models high"]) <= 1
     assert "## synthetic_class_arrow · tiny_rn" in (tmp_path / "ulira.md").read_text()

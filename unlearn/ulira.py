@@ -18,6 +18,7 @@ experiments/ulira.py (`make ulira`) runs the models and writes the table.
 | call | unlearned when its log-likelihood under the unlearned Gaussian is higher, retrained otherwise |
 | per image | balanced accuracy over the held-out models: the mean of the right-call rates on unlearned and on retrained ones (50 % = indistinguishable from retraining, 100 % = always told apart) |
 | overall | the mean over images, with its 95 % t interval over the images (unlearn/stats.py) |
+| across models | `models_interval`: a 95 % percentile bootstrap over the models (scipy.stats.bootstrap), resampling the unlearned models' groups and the retrained models, each scored by its share of right calls over the images. The interval over images treats the models as fixed; this one asks how far another draw of models could move the accuracy (with 3 of each: far, and it says so) |
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 from unlearn.data.base import ImageSet
 from unlearn.errors import UnlearnError
 from unlearn.evaluation import Evaluator
-from unlearn.stats import Estimate, estimate
+from unlearn.stats import CONFIDENCE, Estimate, estimate
 
 MIN_SPREAD = 1e-6  # identical shadows (zero spread) still give finite likelihoods
 
@@ -59,6 +60,30 @@ def per_image_accuracy(unlearned: np.ndarray, retrained: np.ndarray, groups=None
     and `retrained` (R, N): the statistic of N images under each model (U, R ≥ 2). `groups` (U,)
     labels the unlearned models: a held-out model's whole group leaves the fit (default: each
     model its own group)."""
+    right_unlearned, right_retrained, _ = right_calls(unlearned, retrained, groups)
+    return (right_unlearned.mean(axis=0) + right_retrained.mean(axis=0)) / 2
+
+
+def models_interval(unlearned: np.ndarray, retrained: np.ndarray, groups=None, seed: int = 0) -> tuple[float, float]:
+    """The attack accuracy's 95 % interval across models (module docstring): a percentile bootstrap
+    over the unlearned groups and the retrained models, each scored by its share of right calls."""
+    from scipy.stats import bootstrap
+
+    right_unlearned, right_retrained, groups = right_calls(unlearned, retrained, groups)
+    group_rates = np.array([right_unlearned[groups == g].mean() for g in np.unique(groups)])
+    retrained_rates = right_retrained.mean(axis=1)
+    if np.ptp(group_rates) == 0 and np.ptp(retrained_rates) == 0:  # every model alike: nothing to resample
+        value = float(group_rates[0] + retrained_rates[0]) / 2
+        return value, value
+    found = bootstrap((group_rates, retrained_rates), lambda u, r, axis: (u.mean(axis) + r.mean(axis)) / 2,
+                      vectorized=True, paired=False, method="percentile", confidence_level=CONFIDENCE,
+                      n_resamples=9999, rng=np.random.default_rng(seed))
+    return float(found.confidence_interval.low), float(found.confidence_interval.high)
+
+
+def right_calls(unlearned, retrained, groups=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(U, N) and (R, N) bool, per held-out model and image, whether the attack called it right,
+    and the groups (per_image_accuracy says what each argument is); bad shapes are one line."""
     unlearned, retrained = np.asarray(unlearned, dtype=float), np.asarray(retrained, dtype=float)
     if unlearned.ndim != 2 or retrained.ndim != 2 or unlearned.shape[1] != retrained.shape[1]:
         raise UnlearnError(f"U-LiRA needs (models, images) arrays over the same images; got {unlearned.shape} "
@@ -73,7 +98,7 @@ def per_image_accuracy(unlearned: np.ndarray, retrained: np.ndarray, groups=None
                        for i, row in enumerate(unlearned)]
     right_retrained = [~_calls_unlearned(row, unlearned, np.delete(retrained, i, 0))
                        for i, row in enumerate(retrained)]
-    return (np.mean(right_unlearned, axis=0) + np.mean(right_retrained, axis=0)) / 2
+    return np.array(right_unlearned), np.array(right_retrained), groups
 
 
 def attack_accuracy(unlearned: np.ndarray, retrained: np.ndarray, groups=None) -> Estimate:
