@@ -132,7 +132,8 @@ def test_reproduce_runs_presets_at_once_resumes_and_reports(tmp_path):
     a second call, one sweep at a time, skips every finished job."""
     script = [sys.executable, str(ROOT / "experiments" / "reproduce.py"), "three_stage_box_turtle_synthetic",
               "three_stage_marmoset_synthetic", *DEBUG, "seed=0", "backbone.pretrain.seed=0", "backbone=tiny_rn",
-              "audit.reference=null", "method=grad_ascent,three_stage", "--out", str(tmp_path)]  # no reference: it would pretrain one
+              # no reference: it would pretrain one
+              "audit.reference=null", "method=grad_ascent,three_stage", "--out", str(tmp_path)]
     proc = subprocess.run([*script, "--jobs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sweeps = [tmp_path / "three_stage_box_turtle_synthetic", tmp_path / "three_stage_marmoset_synthetic"]

@@ -59,8 +59,8 @@ DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "r
 PRETRAIN_SEED = "backbone.pretrain.seed"
 # command-line keys that pick the row (dataset, forget or a setting of both, backbone, method, seed) or
 # change only bookkeeping; every other override of a run names its variant
-NOT_VARIANT_KEYS = {"seed", PRETRAIN_SEED, "dataset", "forget", "setting", "backbone", "method", "experiment", "logger", "resume",
-                    "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit", "cache", "local_parallelism",
+NOT_VARIANT_KEYS = {"seed", PRETRAIN_SEED, "dataset", "forget", "setting", "backbone", "method", "experiment", "logger",
+                    "resume", "device", "num_threads", "save_checkpoint", "eval.batch_size", "audit", "cache", "local_parallelism",
                     "requests", "mode"}  # requests: the table's forget column; mode: the method's label says it
 # groups whose every key is bookkeeping or says how data is read (the data caches are exact)
 NOT_VARIANT_GROUPS = ("logger.", "hydra.", "cache.")
@@ -442,8 +442,9 @@ def markdown(tables: list[Table], skipped: list[tuple[Path, str]], plots: dict[s
              "Zero-shot top-1 accuracy in %; Score (ours), Paper Score (the three-stage paper's) and Avg gain "
              "(the space-adaptation paper's aggregate, lower is better) in points (unlearn/metrics/formulas.py); mean ± the "
              "half-width of its 95 % t interval over n units (a unit: one seed and the tiny CLIP it started from, its "
-             "pretraining seed; the `*_synthetic` table presets cross pretraining seeds 0-2 with seeds 0-1: the interval "
-             "covers both; results.csv `seeds`, `pretrain_seeds`). **Bold**: per backbone and column with ↑ / ↓, the best method and every method a "
+             "pretraining seed; the `*_synthetic` table presets cross pretraining seeds 0-2 with seeds 0-1: the "
+             "interval covers both; results.csv `seeds`, `pretrain_seeds`). **Bold**: per backbone and column with "
+             "↑ / ↓, the best method and every method a "
              "paired t-test over the shared units cannot tell from it (p ≥ 0.05; results.csv `<key> p_vs_best`; "
              "`python -m unlearn.report DIR --compare A B` for any two; unlearn/stats.py says why this test). "
              "Target: the forget set; Retain: the retain set; Others: every class outside the forget classes; "
