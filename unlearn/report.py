@@ -91,7 +91,7 @@ class Run:
 
 @dataclass
 class Row:
-    """One table row: ours (aggregated over seeds), the original model, or published numbers."""
+    """One table row: ours (aggregated over units), the original model, or published numbers."""
 
     kind: str  # ours | original | published
     backbone: str
@@ -629,7 +629,7 @@ def cost_lines(table: Table) -> list[str]:
         return f"{mean['seconds']:.1f} s / {mean['images_decoded']:.0f} / {mean['images_encoded']:.0f}"
 
     header = ["Backbone", "Method", *(["Variant"] if _has_variants(table) else []), *phases]
-    lines = ["Cost per phase (seconds / images decoded / images encoded, mean over seeds; `unlearn` includes the "
+    lines = ["Cost per phase (seconds / images decoded / images encoded, mean over units; `unlearn` includes the "
              "method's own phases and its stage evaluations):", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for row in rows:
