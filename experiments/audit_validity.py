@@ -22,9 +22,13 @@ Per measure and spec, over the pretraining seeds (k models of each control):
 | `verdict` | `signal` when auroc = 1 and effect ≥ `MIN_EFFECT`; else `no signal` (the report prints "no signal" for it); `not judged` on a spec without a shallow control (the report shows its numbers, unmarked) |
 | `deep spread` | the standard deviation of the deep control over pretraining seeds: how much a retrained reference itself moves with its seed (the noise any depth against one reference carries, to read beside `audit.min_gap`) |
 
+The committed configuration covers every spec on tiny_rn and class circle on tiny_vit (`COVERAGE`:
+a tiny_vit retrain costs about three tiny_rn ones); `--specs` / `--backbones` run every spec given on
+every backbone given instead.
+
 Writes `<out>/validity.csv`, `validity.md` and `validity_<spec>_<backbone>.png`; the sweeps go to
-`<runs>/<spec>`, `--parallel` specs at once (fixed folders: a second run resumes, and retrained models are cached; `--no-sweep`
-only reads them, e.g. after sweeps run side by side with `--specs` each).
+`<runs>/<backbone>/<spec>`, `--parallel` at once (fixed folders: a second run resumes, and retrained
+models are cached; `--no-sweep` only reads them, e.g. after sweeps run side by side with `--specs` each).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ OUT = ROOT / "experiments" / "results" / "audit_validity"
 RUNS = ROOT / "outputs" / "audit_validity"
 SPECS = ("synthetic_class_circle", "synthetic_class_arrow", "synthetic_class_star_heart_arrow",
          "synthetic_subgroup_circle", "synthetic_subgroup_red_circle")
+# The committed coverage, backbone -> specs, costliest first (side by side, the cells then end together).
+# A tiny_vit retrain costs about three tiny_rn ones: within the ~90-min budget it covers one class spec.
+COVERAGE = {"tiny_vit": ("synthetic_class_circle",), "tiny_rn": SPECS}
 SEEDS = (0, 1, 2)
 CONTROLS = {"original": "original", "mask_name": "shallow", "retrain": "deep"}
 # measure -> (+1: a higher value means more knowledge of the forget set is left, -1: less; description)
@@ -74,10 +81,19 @@ def has_shallow_control(spec: str) -> bool:
     return not OmegaConf.load(ROOT / "conf" / "forget" / f"{spec}.yaml").get("attributes")
 
 
-def run_sweeps(spec: str, seeds: list[int], runs: Path, extra: list[str]) -> None:
+def cells(specs: list[str] | None, backbones: list[str] | None) -> list[tuple[str, str]]:
+    """The (backbone, spec) pairs to run: COVERAGE when neither is given, else every spec (default SPECS)
+    on every backbone (default tiny_rn)."""
+    if specs is None and backbones is None:
+        return [(backbone, spec) for backbone, covered in COVERAGE.items() for spec in covered]
+    return [(backbone, spec) for backbone in backbones or ["tiny_rn"] for spec in specs or SPECS]
+
+
+def run_sweeps(backbone: str, spec: str, seeds: list[int], runs: Path, extra: list[str]) -> None:
     methods = ",".join(m for m in CONTROLS if m != "mask_name" or has_shallow_control(spec))
-    sweep([f"method={methods}", f"forget={spec}", f"backbone.pretrain.seed={','.join(map(str, seeds))}",
-           "audit=standard", "logger=none", *extra], runs / spec)
+    sweep([f"method={methods}", f"backbone={backbone}", f"forget={spec}",
+           f"backbone.pretrain.seed={','.join(map(str, seeds))}", "audit=standard", "logger=none", *extra],
+          runs / backbone / spec)
 
 
 def model_key(run: Run) -> tuple:
@@ -188,14 +204,16 @@ def _fmt(value) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--specs", nargs="+", default=list(SPECS), help="forget presets")
+    parser.add_argument("--specs", nargs="+", help="forget presets (default: COVERAGE's, or SPECS with --backbones)")
+    parser.add_argument("--backbones", nargs="+", help="tiny backbones (default: COVERAGE's, or tiny_rn with --specs)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="tiny CLIP pretraining seeds")
     add_sweep_options(parser, OUT, RUNS)
     args = parser.parse_args(argv)
     register_resolvers()
+    todo = cells(args.specs, args.backbones)
     if not args.no_sweep:
-        side_by_side(lambda spec: run_sweeps(spec, args.seeds, args.runs, args.extra), args.specs, args.parallel)
-    runs = finished_runs([args.runs / spec for spec in args.specs], model_key)
+        side_by_side(lambda cell: run_sweeps(*cell, args.seeds, args.runs, args.extra), todo, args.parallel)
+    runs = finished_runs([args.runs / backbone / spec for backbone, spec in todo], model_key)
     write(evaluate(runs), runs, args.out)
     print(f"wrote {args.out / 'validity.md'} and validity.csv from {len(runs)} runs")
     return 0

@@ -10,11 +10,13 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
+from unlearn.errors import UnlearnError
 from unlearn.report import Run, collect
 
 ROOT = Path(__file__).resolve().parents[1]
+Item = TypeVar("Item")
 
 
 def sweep(overrides: list[str], folder: Path) -> None:
@@ -38,8 +40,12 @@ def newest_per(runs: list[Run], key: Callable[[Run], tuple]) -> tuple[list[Run],
 
 def finished_runs(folders: list[Path], key: Callable[[Run], tuple]) -> list[Run]:
     """The complete runs under `folders`, the newest per key(run) (`newest_per`); what is left out is
-    printed, each with its reason."""
-    runs, skipped = collect(folders)
+    printed, each with its reason. A folder that is missing (`--no-sweep` before any sweep) ends the
+    script with one line."""
+    try:
+        runs, skipped = collect(folders)
+    except UnlearnError as error:
+        raise SystemExit(str(error)) from None
     runs, replaced = newest_per(runs, key)
     for path, why in [*skipped, *((run.path, "an older config of the same model (a newer run replaces it)")
                                    for run in replaced)]:
@@ -47,7 +53,7 @@ def finished_runs(folders: list[Path], key: Callable[[Run], tuple]) -> list[Run]
     return runs
 
 
-def side_by_side(work: Callable[[str], None], items: Iterable[str], parallel: int) -> None:
+def side_by_side(work: Callable[[Item], None], items: Iterable[Item], parallel: int) -> None:
     """work(item) for every item, `parallel` at a time (threads, each waiting on its own sweep
     processes); the first failure ends the script once the others are done."""
     with ThreadPoolExecutor(parallel) as pool:
@@ -60,7 +66,7 @@ def add_sweep_options(parser: argparse.ArgumentParser, out: Path, runs: Path) ->
     parser.add_argument("--runs", type=Path, default=runs, help="where the sweeps go")
     parser.add_argument("--no-sweep", action="store_true", help="only read the sweeps already in --runs")
     parser.add_argument("--extra", nargs="*", default=[], help="further overrides for every job")
-    parser.add_argument("--parallel", type=_at_least_one, default=2, help="specs swept side by side (one process each)")
+    parser.add_argument("--parallel", type=_at_least_one, default=2, help="sweeps side by side (one process each)")
 
 
 def _at_least_one(text: str) -> int:

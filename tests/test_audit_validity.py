@@ -33,6 +33,14 @@ def test_a_colour_subgroup_has_no_shallow_control():
     assert not audit_validity.has_shallow_control("synthetic_subgroup_red_circle")
 
 
+def test_the_committed_coverage_unless_specs_or_backbones_are_given():
+    committed = audit_validity.cells(None, None)
+    assert committed[0] == ("tiny_vit", "synthetic_class_circle")  # the costliest cell starts first
+    assert [spec for backbone, spec in committed if backbone == "tiny_rn"] == list(audit_validity.SPECS)
+    assert audit_validity.cells(["synthetic_class_arrow"], None) == [("tiny_rn", "synthetic_class_arrow")]
+    assert audit_validity.cells(None, ["tiny_vit"]) == [("tiny_vit", spec) for spec in audit_validity.SPECS]
+
+
 def test_a_small_meta_evaluation_runs_end_to_end(tmp_path):
     """One class spec, two pretraining seeds of 2-step tiny CLIPs, debug sizes: the three controls
     per seed run through the CLI, and every measure gets a row."""
@@ -81,3 +89,8 @@ def test_a_bad_parallel_count_is_one_line(capsys):
     with pytest.raises(SystemExit):
         audit_validity.main(["--parallel", "0", "--no-sweep"])
     assert "argument --parallel: '0': give a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_reading_sweeps_that_never_ran_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match=f"no such folder: {tmp_path / 'tiny_rn' / 'synthetic_class_arrow'}"):
+        audit_validity.main(["--specs", "synthetic_class_arrow", "--no-sweep", "--runs", str(tmp_path)])
