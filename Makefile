@@ -77,8 +77,9 @@ sequential: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/reproduce.py sequential_synthetic --out outputs/sequential $(if $(REPORT),--report $(REPORT)) $(ARGS)
 
 # The audit's meta-evaluation (experiments/audit_validity.py): the original, the shallow control
-# (mask_name) and the deep control (retrain) per forget spec and pretraining seed, every audit measure
-# judged on them; writes experiments/results/audit_validity/. Retrained models are cached (one-time cost).
+# (mask_name) and the deep control (retrain) per forget spec and pretraining seed (every spec on tiny_rn,
+# class circle on tiny_vit), every audit measure judged on them; writes experiments/results/audit_validity/.
+# Retrained models are cached (one-time cost).
 audit-validity: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) experiments/audit_validity.py $(ARGS)
 
