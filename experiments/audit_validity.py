@@ -52,7 +52,7 @@ OUT = ROOT / "experiments" / "results" / "audit_validity"
 RUNS = ROOT / "outputs" / "audit_validity"
 SPECS = ("synthetic_class_circle", "synthetic_class_arrow", "synthetic_class_star_heart_arrow",
          "synthetic_subgroup_circle", "synthetic_subgroup_red_circle")
-# The committed coverage, backbone -> specs, costliest first (side by side, the cells then end together).
+# The committed coverage, backbone -> specs, costliest first (side by side, it overlaps the tiny_rn cells).
 # A tiny_vit retrain costs about three tiny_rn ones: within the ~90-min budget it covers one class spec.
 COVERAGE = {"tiny_vit": ("synthetic_class_circle",), "tiny_rn": SPECS}
 SEEDS = (0, 1, 2)
