@@ -4,6 +4,7 @@ of the whole meta-evaluation through the CLI."""
 import csv
 import itertools
 import os
+import re
 import sys
 
 import pytest
@@ -92,5 +93,5 @@ def test_a_bad_parallel_count_is_one_line(capsys):
 
 
 def test_reading_sweeps_that_never_ran_is_one_line(tmp_path):
-    with pytest.raises(SystemExit, match=f"no such folder: {tmp_path / 'tiny_rn' / 'synthetic_class_arrow'}"):
+    with pytest.raises(SystemExit, match=re.escape(f"no such folder: {tmp_path / 'tiny_rn' / 'synthetic_class_arrow'}")):
         audit_validity.main(["--specs", "synthetic_class_arrow", "--no-sweep", "--runs", str(tmp_path)])
